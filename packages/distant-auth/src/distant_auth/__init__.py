@@ -1,0 +1,162 @@
+"""distant-auth: the sans-IO handshake and authentication of distant 0.21.
+
+* codec negotiation (§3.3): :class:`HandshakeOptions`, :class:`HandshakeChoice`,
+  :func:`default_server_options`, :func:`choose`, :func:`validate_choice`;
+* key exchange (§3.4): :class:`KeyExchange`, :class:`KeyExchangeData`, and the redacted
+  :class:`SecretKey` it produces (the session key and the OTP);
+* connection bootstrap (§3.6): :class:`Connect`, :class:`Reconnect`,
+  :func:`encode_connect_type` / :func:`decode_connect_type` and the connection id frame;
+* the authentication dialogue (§4): the server's :class:`Verifier` with pluggable
+  :class:`AuthMethod` s (:class:`NoneMethod`, :class:`StaticKeyMethod`), the client's
+  :class:`ClientAuthenticator` with its events, and synchronous :class:`AuthHandler` s
+  driven by :func:`drive`;
+* the server's OTP :class:`Keychain` (§5.4).
+
+Nothing here does I/O, starts threads, or logs. Decoders raise only
+:class:`distant_codec.CodecError`; state machines raise :class:`LocalProtocolError`,
+:class:`RemoteProtocolError` or :class:`AuthenticationFailed`.
+"""
+
+from .client import (
+    AuthNotice,
+    AuthRequest,
+    ClientAuthenticator,
+    ClientEvent,
+    ClientState,
+    Finished,
+    Notice,
+    ResponseNeeded,
+)
+from .connect_type import (
+    Connect,
+    ConnectType,
+    Reconnect,
+    decode_connect_type,
+    decode_connection_id,
+    encode_connect_type,
+    encode_connection_id,
+)
+from .errors import (
+    AuthenticationFailed,
+    AuthProtocolError,
+    LocalProtocolError,
+    RemoteProtocolError,
+)
+from .handler import (
+    AuthHandler,
+    BaseAuthHandler,
+    DummyHandler,
+    NoneHandler,
+    PromptHandler,
+    StaticKeyHandler,
+    drive,
+)
+from .handshake import (
+    COMPRESSION_LEVELS,
+    COMPRESSION_TYPES,
+    DEFAULT_ENCRYPTION_TYPE,
+    KNOWN_ENCRYPTION_TYPES,
+    UNKNOWN,
+    HandshakeChoice,
+    HandshakeOptions,
+    Negotiated,
+    choose,
+    compression_type_name,
+    default_server_options,
+    encryption_type_name,
+    is_known_compression_level,
+    is_known_compression_type,
+    is_known_encryption_type,
+    validate_choice,
+)
+from .key_exchange import SALT_LENGTH, KeyExchange, KeyExchangeData
+from .keychain import Keychain
+from .methods import (
+    NONE,
+    STATIC_KEY,
+    STATIC_KEY_CHALLENGE,
+    STATIC_KEY_LABEL,
+    AuthMethod,
+    MethodMessage,
+    MethodOutcome,
+    MethodResponse,
+    MethodSession,
+    MethodStep,
+    NoneMethod,
+    StaticKeyMethod,
+)
+from .secret import SECRET_KEY_LENGTH, SecretKey
+from .verifier import Verifier, VerifierState
+
+__all__ = [
+    # errors
+    "AuthProtocolError",
+    "LocalProtocolError",
+    "RemoteProtocolError",
+    "AuthenticationFailed",
+    # secrets
+    "SecretKey",
+    "SECRET_KEY_LENGTH",
+    # codec negotiation (§3.3)
+    "HandshakeOptions",
+    "HandshakeChoice",
+    "Negotiated",
+    "UNKNOWN",
+    "COMPRESSION_TYPES",
+    "COMPRESSION_LEVELS",
+    "DEFAULT_ENCRYPTION_TYPE",
+    "KNOWN_ENCRYPTION_TYPES",
+    "default_server_options",
+    "choose",
+    "validate_choice",
+    "is_known_compression_type",
+    "is_known_compression_level",
+    "is_known_encryption_type",
+    "compression_type_name",
+    "encryption_type_name",
+    # key exchange (§3.4)
+    "KeyExchange",
+    "KeyExchangeData",
+    "SALT_LENGTH",
+    # connect type and connection id (§3.6)
+    "Connect",
+    "Reconnect",
+    "ConnectType",
+    "encode_connect_type",
+    "decode_connect_type",
+    "encode_connection_id",
+    "decode_connection_id",
+    # server side of authentication (§4.3, §4.4)
+    "Verifier",
+    "VerifierState",
+    "AuthMethod",
+    "MethodSession",
+    "MethodStep",
+    "MethodOutcome",
+    "MethodMessage",
+    "MethodResponse",
+    "NoneMethod",
+    "StaticKeyMethod",
+    "NONE",
+    "STATIC_KEY",
+    "STATIC_KEY_LABEL",
+    "STATIC_KEY_CHALLENGE",
+    # client side of authentication
+    "ClientAuthenticator",
+    "ClientState",
+    "ClientEvent",
+    "ResponseNeeded",
+    "Notice",
+    "Finished",
+    "AuthRequest",
+    "AuthNotice",
+    "AuthHandler",
+    "BaseAuthHandler",
+    "DummyHandler",
+    "NoneHandler",
+    "StaticKeyHandler",
+    "PromptHandler",
+    "drive",
+    # OTP keychain (§5.4)
+    "Keychain",
+]

@@ -1,0 +1,8 @@
+"""Pins the public API of distant_cli: the package imports and exports exactly what it declares."""
+
+import distant_cli
+
+
+def test_public_api() -> None:
+    assert distant_cli.__all__ == []
+    assert distant_cli.__doc__

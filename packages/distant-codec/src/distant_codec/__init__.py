@@ -1,0 +1,255 @@
+"""distant-codec: the sans-IO wire format of distant 0.21.
+
+* frames (§2): :func:`encode_frame`, :class:`FrameDecoder`;
+* codecs (§3.5): plain, compression, XChaCha20-Poly1305, and their chain;
+* the protocol version bytes (§3.2);
+* a typed model of every message: the API requests and responses (§7) in
+  :mod:`~distant_codec.requests` and :mod:`~distant_codec.responses`, the common types,
+  :class:`Msg`, the envelopes (§6), the manager protocol (§9) in
+  :mod:`~distant_codec.manager_requests` and :mod:`~distant_codec.manager_responses`,
+  the authentication messages (§4) and the external plugin setup messages (§11).
+
+Every message converts to and from msgpack and to and from the JSON of §1.2. Every decoder
+raises :class:`CodecError` on bad input, and nothing else. No I/O happens here.
+"""
+
+from . import manager_requests, manager_responses, requests, responses
+from .authentication import (
+    AUTHENTICATION,
+    AUTHENTICATION_RESPONSE,
+    AuthChallenge,
+    AuthChallengeResponse,
+    Authentication,
+    AuthenticationResponse,
+    AuthError,
+    AuthErrorKind,
+    AuthFinished,
+    AuthInfo,
+    AuthInitialization,
+    AuthInitializationResponse,
+    AuthStartMethod,
+    AuthVerification,
+    AuthVerificationResponse,
+    Question,
+    VerificationKind,
+)
+from .cli import CLI_SELECT, CliSelectMessage, Selected, SelectPrompt
+from .codecs import (
+    ChainCodec,
+    Codec,
+    CompressionCodec,
+    CompressionLevel,
+    CompressionType,
+    EncryptionType,
+    PlainCodec,
+    XChaCha20Poly1305Codec,
+    codec_for,
+)
+from .common import (
+    CONDITION,
+    MATCH_DATA,
+    SEARCH_QUERY_MATCH,
+    Change,
+    ChangeDetails,
+    ChangeDetailsAttribute,
+    ChangeKind,
+    Condition,
+    Contains,
+    ContentsMatch,
+    DirEntry,
+    EndsWith,
+    Equals,
+    Error,
+    ErrorKind,
+    FileType,
+    MatchData,
+    Metadata,
+    Or,
+    PathMatch,
+    Permissions,
+    PtySize,
+    Regex,
+    SearchQuery,
+    SearchQueryMatch,
+    SearchQueryOptions,
+    SearchQueryTarget,
+    SetPermissionsOptions,
+    StartsWith,
+    Submatch,
+    SystemInfo,
+    TunnelDirection,
+    TunnelInfo,
+    UnixMetadata,
+    Version,
+    WindowsMetadata,
+)
+from .envelope import (
+    UNTYPED_REQUEST,
+    UNTYPED_RESPONSE,
+    Header,
+    Request,
+    Response,
+    UntypedRequest,
+    UntypedResponse,
+    decode_header,
+    encode_header,
+    new_id,
+)
+from .errors import CodecError, FrameTooLarge
+from .frame import DEFAULT_MAX_ITEM_SIZE, FrameDecoder, encode_frame
+from .manager_requests import MANAGER_REQUEST, ManagerRequest
+from .manager_responses import MANAGER_RESPONSE, ConnectionInfo, ManagerResponse
+from .msg import Msg, MsgKind
+from .options_map import OPTIONS_MAP, format_options, parse_options
+from .plugin import (
+    PluginAuthChallenge,
+    PluginAuthResponse,
+    PluginDestination,
+    PluginError,
+    PluginQuestion,
+    PluginReady,
+    PluginSetupMessage,
+    parse_plugin_message,
+    plugin_message_to_json,
+)
+from .requests import REQUEST
+from .responses import RESPONSE
+from .schema import Kind, Struct, TaggedUnion, packb, unpackb
+from .version import PROTOCOL_VERSION, VERSION_BYTES_LEN, ProtocolVersion
+from .xchacha import XChaCha20Poly1305, hchacha20
+
+MSG_REQUEST: MsgKind[requests.Request] = MsgKind(REQUEST)
+"""The payload kind of an API request envelope: ``Msg<Request>``."""
+MSG_RESPONSE: MsgKind[responses.Response] = MsgKind(RESPONSE)
+"""The payload kind of an API response envelope: ``Msg<Response>``."""
+
+__all__ = [
+    # errors
+    "CodecError",
+    "FrameTooLarge",
+    # frames, codecs, version bytes
+    "DEFAULT_MAX_ITEM_SIZE",
+    "FrameDecoder",
+    "encode_frame",
+    "Codec",
+    "PlainCodec",
+    "CompressionCodec",
+    "CompressionLevel",
+    "CompressionType",
+    "EncryptionType",
+    "XChaCha20Poly1305Codec",
+    "ChainCodec",
+    "codec_for",
+    "XChaCha20Poly1305",
+    "hchacha20",
+    "PROTOCOL_VERSION",
+    "VERSION_BYTES_LEN",
+    "ProtocolVersion",
+    # schema
+    "Kind",
+    "Struct",
+    "TaggedUnion",
+    "packb",
+    "unpackb",
+    # API payloads
+    "requests",
+    "responses",
+    "REQUEST",
+    "RESPONSE",
+    "MSG_REQUEST",
+    "MSG_RESPONSE",
+    "Msg",
+    "MsgKind",
+    # common types
+    "Error",
+    "ErrorKind",
+    "FileType",
+    "DirEntry",
+    "Metadata",
+    "UnixMetadata",
+    "WindowsMetadata",
+    "Permissions",
+    "SetPermissionsOptions",
+    "Change",
+    "ChangeDetails",
+    "ChangeDetailsAttribute",
+    "ChangeKind",
+    "PtySize",
+    "SearchQuery",
+    "SearchQueryOptions",
+    "SearchQueryTarget",
+    "Condition",
+    "CONDITION",
+    "Contains",
+    "EndsWith",
+    "Equals",
+    "Regex",
+    "StartsWith",
+    "Or",
+    "SearchQueryMatch",
+    "SEARCH_QUERY_MATCH",
+    "PathMatch",
+    "ContentsMatch",
+    "Submatch",
+    "MatchData",
+    "MATCH_DATA",
+    "SystemInfo",
+    "Version",
+    "TunnelDirection",
+    "TunnelInfo",
+    # envelopes
+    "Header",
+    "Request",
+    "Response",
+    "UntypedRequest",
+    "UntypedResponse",
+    "UNTYPED_REQUEST",
+    "UNTYPED_RESPONSE",
+    "encode_header",
+    "decode_header",
+    "new_id",
+    # manager protocol
+    "manager_requests",
+    "manager_responses",
+    "ManagerRequest",
+    "ManagerResponse",
+    "MANAGER_REQUEST",
+    "MANAGER_RESPONSE",
+    "ConnectionInfo",
+    "OPTIONS_MAP",
+    "parse_options",
+    "format_options",
+    # authentication messages
+    "Authentication",
+    "AuthenticationResponse",
+    "AUTHENTICATION",
+    "AUTHENTICATION_RESPONSE",
+    "AuthInitialization",
+    "AuthStartMethod",
+    "AuthChallenge",
+    "AuthVerification",
+    "AuthInfo",
+    "AuthError",
+    "AuthFinished",
+    "AuthInitializationResponse",
+    "AuthChallengeResponse",
+    "AuthVerificationResponse",
+    "AuthErrorKind",
+    "VerificationKind",
+    "Question",
+    # external plugin setup messages
+    "PluginSetupMessage",
+    "PluginAuthChallenge",
+    "PluginAuthResponse",
+    "PluginDestination",
+    "PluginError",
+    "PluginQuestion",
+    "PluginReady",
+    "parse_plugin_message",
+    "plugin_message_to_json",
+    # CLI dialogues
+    "CliSelectMessage",
+    "CLI_SELECT",
+    "SelectPrompt",
+    "Selected",
+]

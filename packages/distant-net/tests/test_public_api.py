@@ -1,0 +1,8 @@
+"""Pins the public API of distant_net: the package imports and exports exactly what it declares."""
+
+import distant_net
+
+
+def test_public_api() -> None:
+    assert distant_net.__all__ == []
+    assert distant_net.__doc__

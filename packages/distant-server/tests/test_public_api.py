@@ -1,0 +1,8 @@
+"""Pins the public API of distant_server: the package imports and exports exactly what it declares."""
+
+import distant_server
+
+
+def test_public_api() -> None:
+    assert distant_server.__all__ == []
+    assert distant_server.__doc__
