@@ -29,7 +29,7 @@ def per_call_seconds(fn: Callable[[], object], *, min_time: float = 0.4, repeats
 
 
 def row(
-    label: str, ours: str, anchor: str, ratio: float, target: str = "", ok: bool | None = None
+    label: str, ours: str, anchor: str, ratio: float, *, target: str = "", ok: bool | None = None
 ) -> str:
     verdict = "" if ok is None else ("  meets target" if ok else "  MISSES target")
     return f"{label:<44} {ours:>16} {anchor:>16} {ratio:>8.2f}x {target:>10}{verdict}"

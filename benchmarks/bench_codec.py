@@ -69,7 +69,7 @@ def main() -> list[tuple[str, float, float]]:
         target = f"<= {TARGET_64K}x" if size == 64 * 1024 else ""
         ok = ratio <= TARGET_64K if size == 64 * 1024 else None
         print(row(f"{label} frame, us per frame", f"{ours * 1e6:.2f} us", f"{anchor * 1e6:.2f} us",
-                  ratio, target, ok))  # fmt: skip
+                  ratio, target=target, ok=ok))  # fmt: skip
         print(row(f"{label} frame, throughput", f"{mbps_ours:.1f} MB/s", f"{mbps_anchor:.1f} MB/s",
                   mbps_anchor / mbps_ours))  # fmt: skip
         results.append((label, ours, anchor))

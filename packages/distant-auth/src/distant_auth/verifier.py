@@ -207,13 +207,15 @@ class Verifier:
         if not isinstance(msg, expected):
             raise RemoteProtocolError(f"expected {expected.TAG}, got {_tag(msg)}")
         self._expected = None
-        out: list[Authentication] = []
         try:
             step = session.receive(msg)
         except Exception:
             self._abort()
             raise
-        return self._after(step, out)
+        out: list[Authentication] = []
+        if self._handle(step, out):
+            return out
+        return self._advance(out)
 
     # --------------------------------------------------------------------------------
     # internals
@@ -244,11 +246,6 @@ class Verifier:
             if self._handle(step, out):
                 return out
         return self._fail(out)
-
-    def _after(self, step: MethodStep, out: list[Authentication]) -> list[Authentication]:
-        if self._handle(step, out):
-            return out
-        return self._advance(out)
 
     def _handle(self, step: MethodStep, out: list[Authentication]) -> bool:
         """Queue the step's messages; True if the dialogue stops here for now (waiting,
