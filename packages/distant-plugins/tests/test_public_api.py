@@ -1,4 +1,4 @@
-"""Pins the public API of distant_plugins: the package imports and exports exactly what it declares."""
+"""Pins the public API of distant_plugins: the package imports and exports what it declares."""
 
 import distant_plugins
 

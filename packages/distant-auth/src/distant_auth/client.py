@@ -104,9 +104,14 @@ class ClientState(enum.Enum):
     FAILED = "failed"
 
 
+def _tag_of(cls: type) -> str:
+    """The wire ``type`` of a message class, for error messages (never its contents)."""
+    tag = getattr(cls, "TAG", None)
+    return tag if isinstance(tag, str) else cls.__name__
+
+
 def _tag(msg: object) -> str:
-    tag = getattr(type(msg), "TAG", None)
-    return tag if isinstance(tag, str) else type(msg).__name__
+    return _tag_of(type(msg))
 
 
 class ClientAuthenticator:
@@ -228,8 +233,3 @@ class ClientAuthenticator:
         self._pending = None
         self._state = ClientState.WAITING
         return response
-
-
-def _tag_of(cls: type) -> str:
-    tag = getattr(cls, "TAG", None)
-    return tag if isinstance(tag, str) else cls.__name__

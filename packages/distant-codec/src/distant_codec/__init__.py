@@ -35,6 +35,7 @@ from .authentication import (
 )
 from .cli import CLI_SELECT, CliSelectMessage, Selected, SelectPrompt
 from .codecs import (
+    DEFAULT_COMPRESSION_LEVEL,
     ChainCodec,
     Codec,
     CompressionCodec,
@@ -83,6 +84,7 @@ from .common import (
     Version,
     WindowsMetadata,
 )
+from .counter_nonce import COUNTER_NONCE_TYPE, CounterNonceCodec
 from .envelope import (
     UNTYPED_REQUEST,
     UNTYPED_RESPONSE,
@@ -96,7 +98,7 @@ from .envelope import (
     new_id,
 )
 from .errors import CodecError, FrameTooLarge
-from .frame import DEFAULT_MAX_ITEM_SIZE, FrameDecoder, encode_frame
+from .frame import DEFAULT_MAX_ITEM_SIZE, HEADER_SIZE, FrameDecoder, encode_frame
 from .manager_requests import MANAGER_REQUEST, ManagerRequest
 from .manager_responses import MANAGER_RESPONSE, ConnectionInfo, ManagerResponse
 from .msg import Msg, MsgKind
@@ -140,6 +142,10 @@ __all__ = [
     "XChaCha20Poly1305Codec",
     "ChainCodec",
     "codec_for",
+    "COUNTER_NONCE_TYPE",
+    "CounterNonceCodec",
+    "HEADER_SIZE",
+    "DEFAULT_COMPRESSION_LEVEL",
     "XChaCha20Poly1305",
     "hchacha20",
     "PROTOCOL_VERSION",

@@ -1,4 +1,5 @@
-"""Encrypted distant connections on anyio: transports, framed connections with heartbeats, replay and reconnect, and a generic client and server.
+"""Encrypted distant connections on anyio: transports, framed connections with heartbeats, replay
+and reconnect, and a generic client and server.
 
 This package is a skeleton: its code lands with its own issue.
 """

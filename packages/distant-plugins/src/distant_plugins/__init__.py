@@ -1,4 +1,5 @@
-"""distant plugins: host (distant://, manager:// launch), ssh (asyncssh and OpenSSH ControlMaster backends), docker, and external plugin processes.
+"""distant plugins: host (distant://, manager:// launch), ssh (asyncssh and OpenSSH ControlMaster
+backends), docker, and external plugin processes.
 
 This package is a skeleton: its code lands with its own issue.
 """
