@@ -9,7 +9,7 @@ import importlib
 import sys
 from pathlib import Path
 
-BENCHMARKS = ["bench_codec"]
+BENCHMARKS = ["bench_codec", "bench_net"]
 
 
 def main(argv: list[str]) -> None:

@@ -84,6 +84,9 @@ class Connection:
             incoming_buffer
         )
         self._tg: anyio.abc.TaskGroup | None = None
+        # Background tasks each run in a scope of their own: closing the connection cancels
+        # them, never the body of the ``async with`` that owns the connection.
+        self._background: set[anyio.CancelScope] = set()
 
     def __repr__(self) -> str:
         state = "closed" if self.closed else ("attached" if self.attached else "detached")
@@ -95,7 +98,7 @@ class Connection:
         self._tg = anyio.create_task_group()
         await self._tg.__aenter__()
         if self.heartbeat is not None:
-            self._tg.start_soon(self._heartbeat_loop)
+            self.start_background(self._heartbeat_loop)
         return self
 
     async def __aexit__(
@@ -126,7 +129,19 @@ class Connection:
         """Run a task for as long as this connection lives (e.g. a reconnect loop)."""
         if self._tg is None:
             raise RuntimeError("the connection is not entered")
-        self._tg.start_soon(func, *args)
+        self._tg.start_soon(self._run_background, func, *args)
+
+    async def _run_background(
+        self, func: Callable[..., Coroutine[Any, Any, Any]], *args: object
+    ) -> None:
+        with anyio.CancelScope() as scope:
+            if self.closed:
+                return
+            self._background.add(scope)
+            try:
+                await func(*args)
+            finally:
+                self._background.discard(scope)
 
     async def aclose(
         self, reason: str = "closed locally", *, error: type[ConnectionClosed] = ConnectionClosed
@@ -144,8 +159,8 @@ class Connection:
             link.scope.cancel()
             await link.transport.aclose()
         await self._incoming_send.aclose()
-        if self._tg is not None:
-            self._tg.cancel_scope.cancel()
+        for scope in list(self._background):
+            scope.cancel()
 
     async def wait_closed(self) -> None:
         await self._closed.wait()
@@ -181,7 +196,7 @@ class Connection:
             self._link = link
             self._lost = anyio.Event()
             self._attached.set()
-            self._tg.start_soon(self._read_loop, link)
+            self.start_background(self._read_loop, link)
 
     def _detach(self, link: _Link, reason: str) -> None:
         if self._link is not link:
@@ -193,6 +208,8 @@ class Connection:
         self._lost.set()
         link.scope.cancel()
         if self._tg is not None:
+            # Not a cancellable background task: the link must be closed even when the
+            # connection is closing too (aclose shields itself).
             self._tg.start_soon(link.transport.aclose)
 
     def lose_link(self, reason: str) -> None:

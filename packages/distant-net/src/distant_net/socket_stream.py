@@ -10,7 +10,7 @@ edges uniform, so a socket behaves exactly like :func:`distant_net.memory.memory
 * ``send()`` (even of ``b""``) on a stream we closed, or after our ``send_eof()``, raises
   :class:`anyio.ClosedResourceError`;
 * ``send_eof()`` during a ``send()`` raises :class:`anyio.BusyResourceError`; repeating it is
-  harmless.
+  harmless; on a reset connection it raises :class:`anyio.BrokenResourceError`.
 
 Everything else (data, errors, extra attributes such as ``SocketAttribute.raw_socket``) is the
 wrapped stream's.
@@ -78,7 +78,10 @@ class SocketByteStream(SocketStream):
         await checkpoint()
         if not self._eof_sent:
             self._eof_sent = True
-            await self._stream.send_eof()
+            try:
+                await self._stream.send_eof()
+            except OSError as exc:  # e.g. ENOTCONN after a reset (the trio backend)
+                raise anyio.BrokenResourceError from exc
 
     async def aclose(self) -> None:
         self._closed = True

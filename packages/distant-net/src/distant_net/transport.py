@@ -22,7 +22,7 @@ import ipaddress
 import os
 import socket
 import stat
-from collections.abc import Callable, Mapping
+from collections.abc import Awaitable, Callable, Mapping
 from contextlib import AsyncExitStack
 from dataclasses import dataclass
 from pathlib import Path
@@ -131,6 +131,40 @@ def _format_host(host: str) -> str:
     return f"[{host}]" if ":" in host else host
 
 
+#: accept() errors that concern one connection only: skip it and accept the next.
+_ACCEPT_SKIP: Final = frozenset({errno.ECONNABORTED, errno.EPROTO, errno.EPERM})
+#: accept() errors from exhausted resources: wait a little for some to be freed, then go on.
+_ACCEPT_BACKOFF: Final = frozenset({errno.EMFILE, errno.ENFILE, errno.ENOBUFS, errno.ENOMEM})
+_ACCEPT_BACKOFF_SECONDS: Final = 0.1
+
+
+async def _serve(
+    accept: Callable[[], Awaitable[SocketStream]],
+    handler: Callable[[SocketStream], Any],
+    task_group: TaskGroup | None,
+) -> None:
+    """The accept loop of both listeners. A server must outlive a bad connection and a moment
+    of fd exhaustion, so those accept() errors are ridden out (anyio reports them as
+    BrokenResourceError caused by the OSError); any other error ends the loop."""
+    async with AsyncExitStack() as stack:
+        if task_group is None:
+            task_group = await stack.enter_async_context(anyio.create_task_group())
+        while True:
+            try:
+                stream = await accept()
+            except (OSError, anyio.BrokenResourceError) as exc:
+                error = _first_errno(exc)
+                if error is None:
+                    raise
+                if error.errno in _ACCEPT_SKIP:
+                    continue
+                if error.errno in _ACCEPT_BACKOFF:
+                    await anyio.sleep(_ACCEPT_BACKOFF_SECONDS)
+                    continue
+                raise
+            task_group.start_soon(handler, stream)
+
+
 # ---------------------------------------------------------------------------------------------
 # TCP
 # ---------------------------------------------------------------------------------------------
@@ -161,7 +195,10 @@ async def connect_tcp(
         first = _first_errno(exc)
         if first is None:
             raise
-        raise OSError(
+        # A resolution failure stays a socket.gaierror; errno picks the OSError subclass
+        # (ECONNREFUSED -> ConnectionRefusedError, ...).
+        error_type = socket.gaierror if isinstance(first, socket.gaierror) else OSError
+        raise error_type(
             first.errno, f"cannot connect to {_format_host(host)}:{port}: {first.strerror}"
         ) from exc
     return await _configured(stream, keepalive)
@@ -264,21 +301,21 @@ class TcpListener(anyio.abc.Listener[SocketStream]):
         return self._keepalive
 
     async def accept(self) -> SocketStream:
-        """Wait for the next connection."""
-        stream = await self._listener.accept()
-        return await _configured(stream, self._keepalive)
+        """Wait for the next connection (one that resets before its options are set is
+        dropped, and the wait goes on)."""
+        while True:
+            stream = await self._listener.accept()
+            try:
+                return await _configured(stream, self._keepalive)
+            except OSError:
+                continue
 
     async def serve(
         self, handler: Callable[[SocketStream], Any], task_group: TaskGroup | None = None
     ) -> None:
         """Accept connections forever, running ``handler(stream)`` for each in ``task_group``
-        (a new one by default)."""
-        async with AsyncExitStack() as stack:
-            if task_group is None:
-                task_group = await stack.enter_async_context(anyio.create_task_group())
-            while True:
-                stream = await self.accept()
-                task_group.start_soon(handler, stream)
+        (a new one by default). See :func:`_serve` for the errors it rides out."""
+        await _serve(self.accept, handler, task_group)
 
     async def aclose(self) -> None:
         await self._listener.aclose()
@@ -357,7 +394,11 @@ async def connect_unix(path: str | os.PathLike[str]) -> SocketStream:
 
 
 def _socket_is_live(path: str) -> bool:
-    """Whether something accepts connections on the socket file at ``path`` (never blocks)."""
+    """Whether something accepts connections on the socket file at ``path`` (never blocks).
+
+    Only a refused connection proves the file stale; an error that says nothing either way
+    (such as EACCES) is raised rather than guessed at.
+    """
     probe = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
     try:
         probe.setblocking(False)
@@ -365,7 +406,11 @@ def _socket_is_live(path: str) -> bool:
     finally:
         probe.close()
     # EAGAIN: a listener whose backlog is full is still alive.
-    return result in (0, errno.EAGAIN, errno.EINPROGRESS, errno.EWOULDBLOCK)
+    if result in (0, errno.EAGAIN, errno.EINPROGRESS, errno.EWOULDBLOCK):
+        return True
+    if result in (errno.ECONNREFUSED, errno.ENOENT):
+        return False
+    raise OSError(result, f"cannot tell whether {path} is in use: {os.strerror(result)}")
 
 
 def _address_in_use(path: str) -> OSError:
@@ -424,13 +469,8 @@ class UnixListener(anyio.abc.Listener[SocketStream]):
         self, handler: Callable[[SocketStream], Any], task_group: TaskGroup | None = None
     ) -> None:
         """Accept connections forever, running ``handler(stream)`` for each in ``task_group``
-        (a new one by default)."""
-        async with AsyncExitStack() as stack:
-            if task_group is None:
-                task_group = await stack.enter_async_context(anyio.create_task_group())
-            while True:
-                stream = await self.accept()
-                task_group.start_soon(handler, stream)
+        (a new one by default). See :func:`_serve` for the errors it rides out."""
+        await _serve(self.accept, handler, task_group)
 
     def _unlink(self) -> None:
         try:
