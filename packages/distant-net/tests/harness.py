@@ -62,10 +62,17 @@ class ScriptedHandler:
         self.disconnected.append(state)
 
 
+class ServerRun:
+    """A server under test: its port, and an event set when ``serve()`` returns by itself."""
+
+    def __init__(self, server: Server[Any, Any, Any], port: int) -> None:
+        self.server = server
+        self.port = port
+        self.stopped = anyio.Event()
+
+
 @asynccontextmanager
-async def running_server(
-    handler: Any, **kwargs: Any
-) -> AsyncIterator[tuple[Server[Any, Any, Any], int]]:
+async def running_server(handler: Any, **kwargs: Any) -> AsyncIterator[ServerRun]:
     server: Server[Any, Any, Any] = Server(
         handler,
         request_kind=MSG_REQUEST,
@@ -75,9 +82,15 @@ async def running_server(
     )
     listener = await anyio.create_tcp_listener(local_host="127.0.0.1")
     port = listener.extra(anyio.abc.SocketAttribute.local_port)
+    run = ServerRun(server, port)
+
+    async def serve(*, task_status: anyio.abc.TaskStatus[None]) -> None:
+        await server.serve(listener, task_status=task_status)
+        run.stopped.set()
+
     async with anyio.create_task_group() as tg:
-        await tg.start(server.serve, listener)
-        yield server, port
+        await tg.start(serve)
+        yield run
         tg.cancel_scope.cancel()
 
 

@@ -16,13 +16,13 @@ pytestmark = pytest.mark.anyio
 
 
 async def test_request_and_reply() -> None:
-    async with running_server(ScriptedHandler()) as (_, port), connected_client(port) as client:
+    async with running_server(ScriptedHandler()) as run, connected_client(run.port) as client:
         reply = await client.request(Msg.single(rq.Exists("/")), timeout=5)
         assert reply.payload == Msg.single(rs.Exists(True))
 
 
 async def test_stream_keeps_order_through_a_small_mailbox() -> None:
-    async with running_server(ScriptedHandler()) as (_, port), connected_client(port) as client:
+    async with running_server(ScriptedHandler()) as run, connected_client(run.port) as client:
         client.mailbox_size = 2  # the router must wait for us, not drop
         got = []
         async with client.stream(Msg.single(rq.FileRead("stream:200"))) as mailbox:
@@ -35,7 +35,7 @@ async def test_stream_keeps_order_through_a_small_mailbox() -> None:
 
 
 async def test_fire_and_forget_replies_wait_unclaimed() -> None:
-    async with running_server(ScriptedHandler()) as (_, port), connected_client(port) as client:
+    async with running_server(ScriptedHandler()) as run, connected_client(run.port) as client:
         rid = await client.fire(Msg.single(rq.FileRead("stream:5")))
         with anyio.fail_after(5):
             while client.unclaimed().get(rid) != 5:
@@ -46,7 +46,7 @@ async def test_fire_and_forget_replies_wait_unclaimed() -> None:
 
 
 async def test_replies_after_the_first_are_kept_for_later() -> None:
-    async with running_server(ScriptedHandler()) as (_, port), connected_client(port) as client:
+    async with running_server(ScriptedHandler()) as run, connected_client(run.port) as client:
         first = await client.request(Msg.single(rq.FileRead("stream:3")), timeout=5)
         assert first.payload.value.data == (0).to_bytes(4, "big")
         mailbox = client.subscribe(first.origin_id)
@@ -56,23 +56,25 @@ async def test_replies_after_the_first_are_kept_for_later() -> None:
 
 async def test_batch() -> None:
     handler = ScriptedHandler()
-    async with running_server(handler) as (_, port), connected_client(port) as client:
+    async with running_server(handler) as run, connected_client(run.port) as client:
         reply = await client.batch([rq.Exists("/a"), rq.Version()], sequence=True, timeout=5)
         assert reply.payload == Msg.batch([rs.Exists(True), rs.Exists(True)])
         assert handler.seen[-1].is_batch
 
 
 async def test_timeout() -> None:
-    async with running_server(ScriptedHandler()) as (_, port), connected_client(port) as client:
+    async with running_server(ScriptedHandler()) as run, connected_client(run.port) as client:
         with pytest.raises(RequestTimeout):
             await client.request(Msg.single(rq.Exists("sleep:2")), timeout=0.1)
 
 
 async def test_closed_connection_ends_waiters() -> None:
-    async with running_server(ScriptedHandler()) as (server, port):
-        async with connected_client(port, strategy=Fail()) as client:
-            await client.request(Msg.single(rq.Exists("/")), timeout=5)
-            async with client.stream(Msg.single(rq.Exists("sleep:5"))) as mailbox:
-                await server.kill(client.connection.id)
-                with pytest.raises(ConnectionClosed), anyio.fail_after(5):
-                    await mailbox.next()
+    async with (
+        running_server(ScriptedHandler()) as run,
+        connected_client(run.port, strategy=Fail()) as client,
+    ):
+        await client.request(Msg.single(rq.Exists("/")), timeout=5)
+        async with client.stream(Msg.single(rq.Exists("sleep:5"))) as mailbox:
+            await run.server.kill(client.connection.id)
+            with pytest.raises(ConnectionClosed), anyio.fail_after(5):
+                await mailbox.next()

@@ -92,7 +92,7 @@ async def test_a_rust_like_client_gets_xchacha() -> None:
 
 async def test_compression_chains_after_encryption() -> None:
     settings = ClientSettings(compression="Zlib", compression_level="Nine")
-    (_cid, _otp), _new, ct, st = await _run_both(client_settings=settings)
+    (_cid, _otp), _new, ct, _st = await _run_both(client_settings=settings)
     assert isinstance(ct.codec, dc.ChainCodec)
     assert isinstance(ct.codec.first, dc.CounterNonceCodec)
     assert isinstance(ct.codec.second, dc.CompressionCodec)

@@ -15,7 +15,7 @@ pytestmark = pytest.mark.anyio
 
 
 async def test_slow_request_does_not_delay_others() -> None:
-    async with running_server(ScriptedHandler()) as (_, port), connected_client(port) as client:
+    async with running_server(ScriptedHandler()) as run, connected_client(run.port) as client:
         done: list[str] = []
 
         async def slow() -> None:
@@ -35,13 +35,13 @@ async def test_slow_request_does_not_delay_others() -> None:
 
 async def test_state_is_per_connection_and_released() -> None:
     handler = ScriptedHandler()
-    async with running_server(handler) as (server, port):
-        async with connected_client(port) as a, connected_client(port) as b:
+    async with running_server(handler) as run:
+        async with connected_client(run.port) as a, connected_client(run.port) as b:
             for _ in range(3):
                 await a.request(Msg.single(rq.Exists("/")), timeout=5)
             await b.request(Msg.single(rq.Exists("/")), timeout=5)
             assert len(handler.connected) == 2
-            assert await server.kill(a.connection.id)
+            assert await run.server.kill(a.connection.id)
             with anyio.fail_after(5):
                 while not handler.disconnected:
                     await anyio.sleep(0.01)
@@ -50,33 +50,38 @@ async def test_state_is_per_connection_and_released() -> None:
 
 async def test_grace_expires_when_the_client_never_returns() -> None:
     handler = ScriptedHandler()
-    async with running_server(handler, grace=0.2) as (server, port):
-        async with connected_client(port, strategy=Fail()) as client:
+    async with running_server(handler, grace=0.2) as run:
+        async with connected_client(run.port, strategy=Fail()) as client:
             await client.request(Msg.single(rq.Exists("/")), timeout=5)
             client.connection.lose_link("test: gone for good")
             with anyio.fail_after(5):
                 while not handler.disconnected:
                     await anyio.sleep(0.01)
-        assert not server.connections
+        assert not run.server.connections
 
 
 async def test_shutdown_after() -> None:
-    with anyio.fail_after(5):
-        async with running_server(ScriptedHandler(), shutdown=Shutdown.after(0.2)) as (server, _):
-            await anyio.sleep(0.1)
-        # running_server returns once serve() returned by itself
+    async with running_server(ScriptedHandler(), shutdown=Shutdown.after(0.3)) as run:
+        start = anyio.current_time()
+        with anyio.fail_after(5):
+            await run.stopped.wait()
+        assert anyio.current_time() - start >= 0.25
 
 
 async def test_shutdown_lonely_waits_for_the_last_connection() -> None:
-    handler = ScriptedHandler()
-    stopped = anyio.Event()
-
-    async def watch(server_done: anyio.Event) -> None:
-        await server_done.wait()
-
-    async with running_server(handler, shutdown=Shutdown.lonely(0.3), grace=0.05) as (_, port):
-        async with connected_client(port, strategy=Fail()) as client:
+    async with running_server(ScriptedHandler(), shutdown=Shutdown.lonely(0.3), grace=0.05) as run:
+        async with connected_client(run.port, strategy=Fail()) as client:
             await anyio.sleep(0.6)  # longer than lonely: a live connection keeps it up
+            assert not run.stopped.is_set()
             await client.request(Msg.single(rq.Exists("/")), timeout=5)
-        stopped.set()
-    assert stopped.is_set()
+        left = anyio.current_time()
+        with anyio.fail_after(5):
+            await run.stopped.wait()
+        # grace (0.05 s) for the client to come back, then 0.3 s alone.
+        assert anyio.current_time() - left >= 0.3
+
+
+async def test_shutdown_never() -> None:
+    async with running_server(ScriptedHandler()) as run:
+        await anyio.sleep(0.3)
+        assert not run.stopped.is_set()

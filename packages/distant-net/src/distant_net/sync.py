@@ -42,6 +42,15 @@ async def _receive_item(transport: FramedTransport) -> bytes:
             return item
 
 
+def _first_error(group: BaseExceptionGroup[BaseException]) -> BaseException:
+    """The first plain error in ``group`` (cancellations only when there is nothing else)."""
+    errors, _ = group.split(Exception)
+    leaf: BaseException = errors if errors is not None else group
+    while isinstance(leaf, BaseExceptionGroup):
+        leaf = leaf.exceptions[0]
+    return leaf
+
+
 async def synchronize(
     transport: FramedTransport,
     replay: ReplayBuffer,
@@ -65,12 +74,17 @@ async def synchronize(
         if batch:
             await transport.send_frames(batch)
 
-    async with anyio.create_task_group() as tg:
-        tg.start_soon(send_all)
-        for _ in range(expect):
-            item = await _receive_item(transport)
-            await deliver(item)
-            replay.record_received()
+    try:
+        async with anyio.create_task_group() as tg:
+            tg.start_soon(send_all)
+            for _ in range(expect):
+                item = await _receive_item(transport)
+                await deliver(item)
+                replay.record_received()
+    except BaseExceptionGroup as group:
+        # A task group wraps even a single failure; callers expect the plain transport or
+        # codec error of a broken link (and would let a group escape and crash the server).
+        raise _first_error(group) from None
     replay.finish_sync(peer)
     replay.acknowledge(peer.received)
     return peer

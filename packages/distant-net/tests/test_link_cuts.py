@@ -1,0 +1,371 @@
+"""Link cuts: 64 MiB each way through a proxy that keeps cutting the link (§5.3-5.4).
+
+A real :class:`Server` and a real client (:func:`open_connection` with a backoff strategy)
+talk through a loopback TCP proxy written here. The proxy forwards bytes both ways and, after
+a number of forwarded bytes drawn from a seeded RNG, cuts the link: it closes both sockets of
+the current pair at once, usually in the middle of a frame, sometimes with a RST. Some cuts
+land inside a reconnection handshake or a synchronize.
+
+Across all that, every chunk must arrive exactly once and in order in each direction:
+
+* upload: the client sends 64 MiB as 1024 requests of 64 KiB; the server checks them in the
+  order it decodes them (a recording request kind) and acknowledges each with its digest;
+* download: the server streams 64 MiB as 1024 replies to one request; the client checks
+  them in mailbox order.
+
+Each side hashes what it sent and what it got; sequence numbers tell loss from duplication.
+Set ``DISTANT_NET_CUT_SEED`` to replay a run.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import os
+import random
+import socket
+import struct
+import time
+from dataclasses import dataclass, field
+from typing import Any, ClassVar
+
+import anyio
+import anyio.abc
+import pytest
+
+from distant_auth import SecretKey, StaticKeyHandler, Verifier
+from distant_codec import Struct, TaggedUnion
+from distant_codec.schema import U64, Bin
+from distant_net import (
+    Client,
+    ConnectionInfo,
+    ExponentialBackoff,
+    FibonacciBackoff,
+    ReconnectStrategy,
+    RequestContext,
+    Server,
+    ServerSettings,
+    SyncHandlerAdapter,
+    open_connection,
+)
+
+pytestmark = [pytest.mark.anyio, pytest.mark.slow]
+
+CHUNK = 64 * 1024
+CHUNKS = 1024  # 64 MiB each way
+MIN_CUTS = 20
+MAX_CUTS = 60  # past this the proxy stops cutting, so a run always ends
+UPLOAD_WINDOW = 32  # upload requests awaiting their ack
+
+
+# -- a tiny test protocol ----------------------------------------------------------------
+
+
+@dataclass(frozen=True, slots=True)
+class Chunk(Struct):
+    TAG: ClassVar[str] = "chunk"
+    seq: U64
+    data: Bin
+
+
+@dataclass(frozen=True, slots=True)
+class Download(Struct):
+    TAG: ClassVar[str] = "download"
+    count: U64
+
+
+@dataclass(frozen=True, slots=True)
+class Ack(Struct):
+    TAG: ClassVar[str] = "ack"
+    seq: U64
+    digest: Bin
+
+
+class StreamCheck:
+    """The receiving end of one direction: chunks must come exactly once, in order."""
+
+    def __init__(self, name: str) -> None:
+        self.name = name
+        self.next = 0
+        self.hash = hashlib.sha256()
+        self.errors: list[str] = []
+
+    def feed(self, chunk: Chunk) -> None:
+        if chunk.seq < self.next:
+            self.errors.append(f"{self.name}: chunk {chunk.seq} duplicated (expected {self.next})")
+        elif chunk.seq > self.next:
+            self.errors.append(
+                f"{self.name}: chunks {self.next}..{chunk.seq - 1} lost (got {chunk.seq})"
+            )
+        self.next = max(self.next, chunk.seq + 1)
+        self.hash.update(chunk.data)
+
+
+class RecordingUnion(TaggedUnion[Any]):
+    """The server's request kind: feeds every decoded upload chunk to a checker, in the
+    order the server's connection delivers them (the handlers then run concurrently)."""
+
+    def __init__(self, check: StreamCheck) -> None:
+        super().__init__("TestRequest", [Chunk, Download])
+        self.check = check
+
+    def from_obj(self, o: Any, path: str = "") -> Any:
+        value = super().from_obj(o, path)
+        if isinstance(value, Chunk):
+            self.check.feed(value)
+        return value
+
+
+RESPONSE = TaggedUnion[Any]("TestResponse", [Chunk, Ack])
+REQUEST = TaggedUnion[Any]("TestRequest", [Chunk, Download])
+
+
+class DataStream:
+    """A deterministic stream of 64 KiB chunks, hashed as it is produced."""
+
+    def __init__(self, seed: int) -> None:
+        self.rng = random.Random(seed)
+        self.hash = hashlib.sha256()
+
+    def chunk(self, seq: int) -> Chunk:
+        data = self.rng.randbytes(CHUNK)
+        self.hash.update(data)
+        return Chunk(seq, data)
+
+
+class TransferHandler:
+    def __init__(self, download_seed: int) -> None:
+        self.download = DataStream(download_seed)
+
+    async def on_connect(self, info: ConnectionInfo) -> None:
+        return None
+
+    async def on_request(self, ctx: RequestContext[Any, Any, None]) -> None:
+        payload = ctx.request.payload
+        if isinstance(payload, Chunk):
+            await ctx.reply(Ack(payload.seq, hashlib.sha256(payload.data).digest()))
+        else:
+            for seq in range(payload.count):
+                await ctx.reply(self.download.chunk(seq))
+
+    async def on_disconnect(self, state: None) -> None:
+        return None
+
+
+# -- the cutting proxy ---------------------------------------------------------------------
+
+
+@dataclass
+class _Pair:
+    streams: tuple[anyio.abc.SocketStream, anyio.abc.SocketStream]
+    scope: anyio.CancelScope
+    budget: int | None  # bytes left to forward before the cut; None: never cut
+    forwarded: int = 0
+
+
+@dataclass
+class CuttingProxy:
+    """Forwards loopback TCP to ``target_port``; cuts each pair after a random byte count."""
+
+    target_port: int
+    rng: random.Random
+    armed: bool = False
+    cuts: int = 0
+    small_cuts: int = 0  # cuts within the first few KiB of a pair (handshake, sync)
+    rsts: int = 0
+    pairs: int = 0
+    log: list[str] = field(default_factory=list)
+    _live: set[int] = field(default_factory=set)
+    _pairs: dict[int, _Pair] = field(default_factory=dict)
+
+    def arm(self) -> None:
+        """Start cutting, the pairs already open included."""
+        self.armed = True
+        for pair in self._pairs.values():
+            pair.budget = self._draw()
+
+    def disarm(self) -> None:
+        self.armed = False
+        for pair in self._pairs.values():
+            pair.budget = None
+
+    def _draw(self) -> int | None:
+        if not self.armed or self.cuts >= MAX_CUTS:
+            return None
+        if self.rng.random() < 0.2:
+            return self.rng.randrange(0, 4096)  # inside a handshake or a synchronize
+        return self.rng.randrange(256 * 1024, 8 * 1024 * 1024)
+
+    async def serve(
+        self,
+        listener: anyio.abc.Listener[anyio.abc.SocketStream],
+        *,
+        task_status: anyio.abc.TaskStatus[None] = anyio.TASK_STATUS_IGNORED,
+    ) -> None:
+        async with listener:
+            task_status.started()
+            await listener.serve(self._handle)
+
+    async def _handle(self, downstream: anyio.abc.SocketStream) -> None:
+        try:
+            upstream = await anyio.connect_tcp("127.0.0.1", self.target_port)
+        except OSError:
+            await downstream.aclose()
+            return
+        self.pairs += 1
+        key = self.pairs
+        pair = _Pair((downstream, upstream), anyio.CancelScope(), self._draw())
+        self._pairs[key] = pair
+        try:
+            with pair.scope:
+                async with anyio.create_task_group() as tg:
+                    tg.start_soon(self._pump, pair, downstream, upstream)
+                    tg.start_soon(self._pump, pair, upstream, downstream)
+        finally:
+            del self._pairs[key]
+            with anyio.CancelScope(shield=True):
+                for stream in pair.streams:
+                    await stream.aclose()
+
+    async def _pump(
+        self, pair: _Pair, source: anyio.abc.SocketStream, sink: anyio.abc.SocketStream
+    ) -> None:
+        try:
+            while True:
+                data = await source.receive(65536)
+                budget = pair.budget
+                if budget is not None and len(data) >= budget:
+                    if budget:
+                        await sink.send(data[:budget])
+                    self._cut(pair)
+                    return
+                if budget is not None:
+                    pair.budget = budget - len(data)
+                pair.forwarded += len(data)
+                await sink.send(data)
+        except (anyio.EndOfStream, anyio.BrokenResourceError, anyio.ClosedResourceError, OSError):
+            pair.scope.cancel()  # one side went away: close the pair (no cut counted)
+
+    def _cut(self, pair: _Pair) -> None:
+        self.cuts += 1
+        if pair.forwarded < 8192:
+            self.small_cuts += 1
+        rst = self.rng.random() < 0.5
+        if rst:
+            self.rsts += 1
+            for stream in pair.streams:
+                sock = stream.extra(anyio.abc.SocketAttribute.raw_socket)
+                sock.setsockopt(socket.SOL_SOCKET, socket.SO_LINGER, struct.pack("ii", 1, 0))
+        self.log.append(f"cut {self.cuts} after {pair.forwarded} bytes{' (RST)' if rst else ''}")
+        pair.scope.cancel()
+
+
+# -- the test --------------------------------------------------------------------------------
+
+
+def _seed() -> int:
+    env = os.environ.get("DISTANT_NET_CUT_SEED")
+    return int(env) if env else random.SystemRandom().randrange(2**32)
+
+
+async def _upload(client: Client[Any, Any], stream: DataStream, errors: list[str]) -> None:
+    """Send CHUNKS requests in order; check every ack (its seq and digest)."""
+    send_ids, receive_ids = anyio.create_memory_object_stream[tuple[int, str, bytes]](UPLOAD_WINDOW)
+
+    async def collect_acks() -> None:
+        async with receive_ids:
+            async for seq, request_id, digest in receive_ids:
+                ack = (await client.subscribe(request_id).next()).payload
+                if not isinstance(ack, Ack) or ack.seq != seq or ack.digest != digest:
+                    errors.append(f"upload: bad ack for chunk {seq}: {ack!r:.80}")
+
+    async with anyio.create_task_group() as tg:
+        tg.start_soon(collect_acks)
+        async with send_ids:
+            for seq in range(CHUNKS):
+                chunk = stream.chunk(seq)
+                request_id = await client.fire(chunk)
+                await send_ids.send((seq, request_id, hashlib.sha256(chunk.data).digest()))
+
+
+async def _download(client: Client[Any, Any], check: StreamCheck) -> None:
+    async with client.stream(Download(CHUNKS)) as mailbox:
+        for _ in range(CHUNKS):
+            reply = (await mailbox.next()).payload
+            assert isinstance(reply, Chunk), f"download: unexpected reply {reply!r:.80}"
+            check.feed(reply)
+
+
+@pytest.mark.parametrize(
+    "strategy",
+    [
+        ExponentialBackoff(base=0.01, factor=2, max_duration=0.2),
+        FibonacciBackoff(base=0.01, max_duration=0.2),
+    ],
+    ids=["exponential", "fibonacci"],
+)
+async def test_64_mib_each_way_across_link_cuts(strategy: ReconnectStrategy) -> None:
+    seed = _seed()
+    print(f"link-cut seed: {seed} (set DISTANT_NET_CUT_SEED={seed} to replay)")
+    rng = random.Random(seed)
+    key = SecretKey.generate()
+
+    upload_check = StreamCheck("upload")
+    handler = TransferHandler(download_seed=rng.randrange(2**32))
+    server: Server[Any, Any, None] = Server(
+        handler,
+        request_kind=RecordingUnion(upload_check),
+        response_kind=RESPONSE,
+        settings=ServerSettings(lambda: Verifier.static_key(key)),
+        heartbeat=0.5,
+    )
+    upload = DataStream(rng.randrange(2**32))
+    download_check = StreamCheck("download")
+    client_errors: list[str] = []
+
+    server_listener = await anyio.create_tcp_listener(local_host="127.0.0.1")
+    server_port = server_listener.extra(anyio.abc.SocketAttribute.local_port)
+    proxy_listener = await anyio.create_tcp_listener(local_host="127.0.0.1")
+    proxy_port = proxy_listener.extra(anyio.abc.SocketAttribute.local_port)
+    proxy = CuttingProxy(server_port, random.Random(rng.randrange(2**32)))
+
+    async def dial() -> anyio.abc.ByteStream:
+        return await anyio.connect_tcp("127.0.0.1", proxy_port)
+
+    started = time.monotonic()
+    with anyio.fail_after(240):
+        async with anyio.create_task_group() as tg:
+            await tg.start(server.serve, server_listener)
+            await tg.start(proxy.serve, proxy_listener)
+            async with (
+                open_connection(
+                    dial,
+                    handler=SyncHandlerAdapter(StaticKeyHandler(key)),
+                    strategy=strategy,
+                    silence=10,
+                ) as conn,
+                Client(conn, REQUEST, RESPONSE) as client,
+            ):
+                proxy.arm()
+                async with anyio.create_task_group() as transfer:
+                    transfer.start_soon(_upload, client, upload, client_errors)
+                    transfer.start_soon(_download, client, download_check)
+                proxy.disarm()
+                reconnects = proxy.pairs - 1
+                # The link still works after the storm.
+                reply = (await client.request(Chunk(CHUNKS, b"last"), timeout=10)).payload
+                assert reply == Ack(CHUNKS, hashlib.sha256(b"last").digest())
+            tg.cancel_scope.cancel()
+    elapsed = time.monotonic() - started
+
+    print(
+        f"{proxy.cuts} cuts ({proxy.small_cuts} within 8 KiB of a link, {proxy.rsts} RST), "
+        f"{reconnects} links re-established, {elapsed:.1f} s"
+    )
+    errors = client_errors + upload_check.errors + download_check.errors
+    assert not errors, "\n".join(errors[:20])
+    assert upload_check.next == CHUNKS + 1  # the final request included
+    assert download_check.next == CHUNKS
+    upload.hash.update(b"last")
+    assert upload_check.hash.hexdigest() == upload.hash.hexdigest()
+    assert download_check.hash.hexdigest() == handler.download.hash.hexdigest()
+    assert proxy.cuts >= MIN_CUTS, proxy.log
