@@ -150,9 +150,7 @@ class Client(Generic[Req, Resp]):
             await self.connection.send(request.to_bytes(self.request_kind))
             yield mailbox
         finally:
-            if self._mailboxes.get(request.id) is mailbox:
-                del self._mailboxes[request.id]
-            mailbox._release()
+            self._retire(mailbox)
 
     async def batch(
         self,
@@ -168,6 +166,17 @@ class Client(Generic[Req, Resp]):
         header: Header = {"sequence": True} if sequence else {}
         msg: Any = Msg.batch(payloads)
         return await self.request(msg, header=header, timeout=timeout)
+
+    def _retire(self, mailbox: Mailbox[Resp]) -> None:
+        """Its owner is done with ``mailbox``. Replies already in it that nobody read stay
+        queued as unclaimed (never dropped); an empty one is released."""
+        origin = mailbox.origin_id
+        if self._mailboxes.get(origin) is mailbox:
+            del self._mailboxes[origin]
+            if mailbox.pending:
+                self._unclaimed[origin] = mailbox
+                return
+        mailbox._release()
 
     def subscribe(self, origin_id: str) -> Mailbox[Resp]:
         """Claim the responses to ``origin_id`` that nobody awaited, and all later ones."""
