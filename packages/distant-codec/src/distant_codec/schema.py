@@ -20,6 +20,7 @@ from __future__ import annotations
 
 import dataclasses
 import enum
+import threading
 import types
 import typing
 from collections.abc import Callable, Iterable, Mapping
@@ -68,9 +69,23 @@ T = TypeVar("T")
 S = TypeVar("S", bound="Struct")
 
 
+_local = threading.local()
+
+
 def packb(obj: Any) -> bytes:
-    """Encode a msgpack-ready object exactly as rmp-serde's ``to_vec_named`` would."""
-    return msgpack.packb(obj, use_bin_type=True)  # type: ignore[no-any-return]
+    """Encode a msgpack-ready object exactly as rmp-serde's ``to_vec_named`` would.
+
+    Each thread keeps one ``Packer``: ``msgpack.packb`` would allocate a fresh 256 KiB
+    buffer per call, above glibc's mmap threshold, and page-fault it in every time.
+    """
+    packer = getattr(_local, "packer", None)
+    if packer is None:
+        packer = _local.packer = msgpack.Packer(use_bin_type=True)
+    try:
+        return packer.pack(obj)  # type: ignore[no-any-return]
+    except BaseException:
+        packer.reset()  # a failed pack may leave partial output behind
+        raise
 
 
 def unpackb(data: bytes | bytearray | memoryview) -> Any:
