@@ -13,7 +13,7 @@ Every message converts to and from msgpack and to and from the JSON of §1.2. Ev
 raises :class:`CodecError` on bad input, and nothing else. No I/O happens here.
 """
 
-from . import manager_requests, manager_responses, requests, responses
+from . import extensions, manager_requests, manager_responses, requests, responses
 from .authentication import (
     AUTHENTICATION,
     AUTHENTICATION_RESPONSE,
@@ -85,6 +85,7 @@ from .common import (
     WindowsMetadata,
 )
 from .counter_nonce import COUNTER_NONCE_TYPE, CounterNonceCodec
+from .destination import Destination, find_credentials, format_credentials
 from .envelope import (
     UNTYPED_REQUEST,
     UNTYPED_RESPONSE,
@@ -124,6 +125,9 @@ MSG_REQUEST: MsgKind[requests.Request] = MsgKind(REQUEST)
 """The payload kind of an API request envelope: ``Msg<Request>``."""
 MSG_RESPONSE: MsgKind[responses.Response] = MsgKind(RESPONSE)
 """The payload kind of an API response envelope: ``Msg<Response>``."""
+MSG_EXTENDED_REQUEST: MsgKind[extensions.ExtendedRequest] = MsgKind(extensions.EXTENDED_REQUEST)
+"""``Msg<Request>`` including our capability-gated extensions (see :mod:`.extensions`)."""
+MSG_EXTENDED_RESPONSE: MsgKind[extensions.ExtendedResponse] = MsgKind(extensions.EXTENDED_RESPONSE)
 
 __all__ = [
     # errors
@@ -164,6 +168,9 @@ __all__ = [
     "RESPONSE",
     "MSG_REQUEST",
     "MSG_RESPONSE",
+    "MSG_EXTENDED_REQUEST",
+    "MSG_EXTENDED_RESPONSE",
+    "extensions",
     "Msg",
     "MsgKind",
     # common types
@@ -253,6 +260,10 @@ __all__ = [
     "PluginReady",
     "parse_plugin_message",
     "plugin_message_to_json",
+    # destinations and credentials
+    "Destination",
+    "find_credentials",
+    "format_credentials",
     # CLI dialogues
     "CliSelectMessage",
     "CLI_SELECT",

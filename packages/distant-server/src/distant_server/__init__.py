@@ -1,7 +1,33 @@
-"""The distant server: the Api interface and its dispatcher, the host implementation, TCP tunnels
-and the `distant-server` entry point.
+"""distant-server: the distant API on a host.
 
-This package is a skeleton: its code lands with its own issue.
+* :class:`Api`, the interface (every operation defaults to ``unsupported``), and
+  :func:`dispatch`, which maps single, batch and sequence requests onto it (§7.2);
+* :class:`ApiContext` and :class:`ConnectionState`: what an operation sees, and the
+  per-connection resources (processes, watches, tunnels) closed with the connection;
+* :func:`make_server`: an :class:`Api` served over distant-net.
+
+``pip install distant-server`` is all a remote host needs: the entry point
+``distant-server listen`` has the flags and output of ``distant server listen`` (§8.1).
 """
 
-__all__: list[str] = []
+from .api import Api
+from .context import ApiContext, ConnectionState, Resource
+from .dispatcher import call, dispatch
+from .errors import ApiError, error_from_exception, kind_of_errno, unsupported
+from .server import ApiHandler, ApiServer, make_server
+
+__all__ = [
+    "Api",
+    "ApiContext",
+    "ConnectionState",
+    "Resource",
+    "call",
+    "dispatch",
+    "ApiError",
+    "error_from_exception",
+    "kind_of_errno",
+    "unsupported",
+    "ApiHandler",
+    "ApiServer",
+    "make_server",
+]
