@@ -1,4 +1,4 @@
-"""The server side of ``bench_net``, run in its own process: ``python -m benchmarks._net_peer MODE``.
+"""The server side of ``bench_net``, in its own process: ``python -m benchmarks._net_peer MODE``.
 
 Modes:
 
@@ -14,7 +14,8 @@ Modes:
     EOF, then send the number of bytes read as a u64).
 
 The process binds 127.0.0.1 on a port the OS picks and prints ``READY <port>`` once it
-accepts connections. It runs until SIGINT. With ``BENCH_NET_PROFILE=<dir>`` set it runs
+accepts connections. It runs until its stdin closes (so it never outlives the benchmark, even
+one that was killed). With ``BENCH_NET_PROFILE=<dir>`` set it runs
 under cProfile and writes ``<dir>/server-<mode>.prof`` on exit.
 """
 
@@ -35,6 +36,11 @@ DONE_PREFIX = "bulk-done:"
 def _ready(port: int) -> None:
     sys.stdout.write(f"READY {port}\n")
     sys.stdout.flush()
+
+
+def _read_to_eof() -> None:
+    """Blocks until stdin closes: the benchmark is done with us, or was killed."""
+    sys.stdin.read()
 
 
 # -- the anchors: bare trio sockets ------------------------------------------------------------
@@ -80,16 +86,37 @@ async def _bare_main() -> None:
     async with trio.open_nursery() as nursery:
         nursery.start_soon(trio.serve_listeners, _bare_connection, listeners)
         _ready(port)
+        await trio.to_thread.run_sync(_read_to_eof, abandon_on_cancel=True)
+        nursery.cancel_scope.cancel()
 
 
 # -- ours: a distant-net server -----------------------------------------------------------------
 
 
 class _State:
-    __slots__ = ("received",)
+    """Bulk accounting of one connection: payload bytes received, and the total awaited."""
+
+    __slots__ = ("all_in", "expected", "received")
 
     def __init__(self) -> None:
+        import anyio
+
         self.received = 0
+        self.expected: int | None = None
+        self.all_in = anyio.Event()
+
+    def add(self, n: int) -> None:
+        self.received += n
+        if self.expected is not None and self.received >= self.expected:
+            self.all_in.set()
+
+    async def wait_for(self, expected: int) -> None:
+        import anyio
+
+        self.expected = expected
+        if self.received < expected:
+            await self.all_in.wait()
+        self.received, self.expected, self.all_in = 0, None, anyio.Event()
 
 
 class _BenchHandler:
@@ -97,24 +124,19 @@ class _BenchHandler:
         return _State()
 
     async def on_request(self, ctx: Any) -> None:
-        import anyio
-
         from distant_codec import Msg
         from distant_codec import requests as rq
         from distant_codec import responses as rs
 
         payload = ctx.request.payload.value
         if type(payload) is rq.FileWrite:
-            ctx.state.received += len(payload.data)
+            ctx.state.add(len(payload.data))
             return
         if type(payload) is rq.Exists:
             if payload.path.startswith(DONE_PREFIX):
                 # Every earlier request was decoded before this one was; their handler tasks
-                # may still be queued behind this one, so let them run.
-                expected = int(payload.path[len(DONE_PREFIX) :])
-                while ctx.state.received < expected:
-                    await anyio.sleep(0)
-                ctx.state.received = 0
+                # may still be queued behind this one.
+                await ctx.state.wait_for(int(payload.path[len(DONE_PREFIX) :]))
             await ctx.reply(Msg.single(rs.Exists(True)))
 
     async def on_disconnect(self, state: _State) -> None:
@@ -141,6 +163,8 @@ async def _distant_main(key_hex: str) -> None:
     async with anyio.create_task_group() as tg:
         await tg.start(server.serve, listener)
         _ready(listener.port)
+        await anyio.to_thread.run_sync(_read_to_eof, abandon_on_cancel=True)
+        tg.cancel_scope.cancel()
 
 
 def main(argv: list[str]) -> None:
@@ -171,7 +195,7 @@ def main(argv: list[str]) -> None:
                 profiler.dump_stats(os.path.join(profile_dir, f"server-{mode}.prof"))
         else:
             run()
-    except* KeyboardInterrupt:  # SIGINT from the benchmark: a clean stop
+    except* KeyboardInterrupt:  # Ctrl-C: a clean stop too
         pass
 
 

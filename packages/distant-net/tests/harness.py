@@ -88,7 +88,7 @@ async def running_server(handler: Any, **kwargs: Any) -> AsyncIterator[ServerRun
         await server.serve(listener, task_status=task_status)
         run.stopped.set()
 
-    async with anyio.create_task_group() as tg:
+    async with listener, anyio.create_task_group() as tg:
         await tg.start(serve)
         yield run
         tg.cancel_scope.cancel()

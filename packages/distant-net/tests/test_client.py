@@ -78,3 +78,20 @@ async def test_closed_connection_ends_waiters() -> None:
             await run.server.kill(client.connection.id)
             with pytest.raises(ConnectionClosed), anyio.fail_after(5):
                 await mailbox.next()
+
+
+async def test_closed_connection_ends_a_pending_request() -> None:
+    async with (
+        running_server(ScriptedHandler()) as run,
+        connected_client(run.port, strategy=Fail()) as client,
+    ):
+        await client.request(Msg.single(rq.Exists("/")), timeout=5)
+
+        async def kill_soon() -> None:
+            await anyio.sleep(0.1)
+            await run.server.kill(client.connection.id)
+
+        async with anyio.create_task_group() as tg:
+            tg.start_soon(kill_soon)
+            with pytest.raises(ConnectionClosed), anyio.fail_after(5):
+                await client.request(Msg.single(rq.Exists("sleep:5")))

@@ -55,6 +55,7 @@ CHUNKS = 1024  # 64 MiB each way
 MIN_CUTS = 20
 MAX_CUTS = 60  # past this the proxy stops cutting, so a run always ends
 UPLOAD_WINDOW = 32  # upload requests awaiting their ack
+STALL = 30.0  # seconds without progress that fail the test
 
 
 # -- a tiny test protocol ----------------------------------------------------------------
@@ -101,22 +102,31 @@ class StreamCheck:
 
 
 class RecordingUnion(TaggedUnion[Any]):
-    """The server's request kind: feeds every decoded upload chunk to a checker, in the
-    order the server's connection delivers them (the handlers then run concurrently)."""
+    """A kind that checks every message as the connection delivers it, in wire order
+    (handlers and mailboxes come later, and server handlers run concurrently).
 
-    def __init__(self, check: StreamCheck) -> None:
-        super().__init__("TestRequest", [Chunk, Download])
-        self.check = check
+    Chunks go to ``chunks``; any other message must be seen at most once (a duplicated ack
+    or download request would otherwise go unnoticed)."""
+
+    def __init__(self, name: str, variants: list[type[Struct]], chunks: StreamCheck) -> None:
+        super().__init__(name, variants)
+        self.chunks = chunks
+        self.seen: set[tuple[str, int]] = set()
 
     def from_obj(self, o: Any, path: str = "") -> Any:
         value = super().from_obj(o, path)
         if isinstance(value, Chunk):
-            self.check.feed(value)
+            self.chunks.feed(value)
+        else:
+            key = (type(value).__name__, value.seq if isinstance(value, Ack) else -1)
+            if key in self.seen:
+                self.chunks.errors.append(f"{self.chunks.name}: {key} duplicated")
+            self.seen.add(key)
         return value
 
 
-RESPONSE = TaggedUnion[Any]("TestResponse", [Chunk, Ack])
 REQUEST = TaggedUnion[Any]("TestRequest", [Chunk, Download])
+RESPONSE = TaggedUnion[Any]("TestResponse", [Chunk, Ack])
 
 
 class DataStream:
@@ -160,6 +170,7 @@ class _Pair:
     scope: anyio.CancelScope
     budget: int | None  # bytes left to forward before the cut; None: never cut
     forwarded: int = 0
+    cut: bool = False
 
 
 @dataclass
@@ -232,8 +243,11 @@ class CuttingProxy:
         try:
             while True:
                 data = await source.receive(65536)
+                if pair.cut:
+                    return
                 budget = pair.budget
                 if budget is not None and len(data) >= budget:
+                    pair.cut = True  # the other direction forwards nothing more
                     if budget:
                         await sink.send(data[:budget])
                     self._cut(pair)
@@ -287,12 +301,55 @@ async def _upload(client: Client[Any, Any], stream: DataStream, errors: list[str
                 await send_ids.send((seq, request_id, hashlib.sha256(chunk.data).digest()))
 
 
-async def _download(client: Client[Any, Any], check: StreamCheck) -> None:
+async def _download(client: Client[Any, Any], errors: list[str]) -> None:
+    """Take the CHUNKS replies to one request (their order was checked on decoding)."""
     async with client.stream(Download(CHUNKS)) as mailbox:
-        for _ in range(CHUNKS):
+        for expected in range(CHUNKS):
             reply = (await mailbox.next()).payload
-            assert isinstance(reply, Chunk), f"download: unexpected reply {reply!r:.80}"
-            check.feed(reply)
+            if not isinstance(reply, Chunk) or reply.seq != expected:
+                errors.append(f"download: reply {expected} is {reply!r:.80}")
+
+
+async def _transfer(
+    client: Client[Any, Any],
+    upload: DataStream,
+    download_check: StreamCheck,
+    upload_check: StreamCheck,
+    proxy: CuttingProxy,
+) -> str | None:
+    """Run the upload and the download; returns why it failed (a chunk lost or duplicated,
+    or no progress for STALL seconds), or None."""
+    client_errors: list[str] = []
+    failure: str | None = None
+
+    def errors() -> list[str]:
+        return client_errors + upload_check.errors + download_check.errors
+
+    async def watchdog(scope: anyio.CancelScope) -> None:
+        nonlocal failure
+        progress, since = -1, time.monotonic()
+        while not errors():
+            await anyio.sleep(0.1)
+            now = upload_check.next + download_check.next
+            if now != progress:
+                progress, since = now, time.monotonic()
+            elif time.monotonic() - since > STALL:
+                failure = (
+                    f"no progress for {STALL} s: upload at chunk {upload_check.next}, "
+                    f"download at chunk {download_check.next}; last cuts: {proxy.log[-3:]}"
+                )
+                scope.cancel()
+                return
+        failure = "\n".join(errors()[:20])
+        scope.cancel()
+
+    async with anyio.create_task_group() as outer:
+        outer.start_soon(watchdog, outer.cancel_scope)
+        async with anyio.create_task_group() as transfer:
+            transfer.start_soon(_upload, client, upload, client_errors)
+            transfer.start_soon(_download, client, client_errors)
+        outer.cancel_scope.cancel()
+    return failure or ("\n".join(errors()[:20]) if errors() else None)
 
 
 @pytest.mark.parametrize(
@@ -313,14 +370,14 @@ async def test_64_mib_each_way_across_link_cuts(strategy: ReconnectStrategy) -> 
     handler = TransferHandler(download_seed=rng.randrange(2**32))
     server: Server[Any, Any, None] = Server(
         handler,
-        request_kind=RecordingUnion(upload_check),
+        request_kind=RecordingUnion("TestRequest", [Chunk, Download], upload_check),
         response_kind=RESPONSE,
         settings=ServerSettings(lambda: Verifier.static_key(key)),
         heartbeat=0.5,
     )
     upload = DataStream(rng.randrange(2**32))
     download_check = StreamCheck("download")
-    client_errors: list[str] = []
+    response_kind = RecordingUnion("TestResponse", [Chunk, Ack], download_check)
 
     server_listener = await anyio.create_tcp_listener(local_host="127.0.0.1")
     server_port = server_listener.extra(anyio.abc.SocketAttribute.local_port)
@@ -343,26 +400,24 @@ async def test_64_mib_each_way_across_link_cuts(strategy: ReconnectStrategy) -> 
                     strategy=strategy,
                     silence=10,
                 ) as conn,
-                Client(conn, REQUEST, RESPONSE) as client,
+                Client(conn, REQUEST, response_kind) as client,
             ):
                 proxy.arm()
-                async with anyio.create_task_group() as transfer:
-                    transfer.start_soon(_upload, client, upload, client_errors)
-                    transfer.start_soon(_download, client, download_check)
+                failure = await _transfer(client, upload, download_check, upload_check, proxy)
                 proxy.disarm()
-                reconnects = proxy.pairs - 1
-                # The link still works after the storm.
-                reply = (await client.request(Chunk(CHUNKS, b"last"), timeout=10)).payload
-                assert reply == Ack(CHUNKS, hashlib.sha256(b"last").digest())
+                links = proxy.pairs
+                if failure is None:
+                    # The link still works after the storm.
+                    reply = await client.request(Chunk(CHUNKS, b"last"), timeout=10)
+                    assert reply.payload == Ack(CHUNKS, hashlib.sha256(b"last").digest())
             tg.cancel_scope.cancel()
     elapsed = time.monotonic() - started
 
     print(
         f"{proxy.cuts} cuts ({proxy.small_cuts} within 8 KiB of a link, {proxy.rsts} RST), "
-        f"{reconnects} links re-established, {elapsed:.1f} s"
+        f"{links} links opened, {elapsed:.1f} s"
     )
-    errors = client_errors + upload_check.errors + download_check.errors
-    assert not errors, "\n".join(errors[:20])
+    assert failure is None, failure
     assert upload_check.next == CHUNKS + 1  # the final request included
     assert download_check.next == CHUNKS
     upload.hash.update(b"last")

@@ -35,7 +35,7 @@ async def serving(
     server = make_server(api, key, **server_kwargs)
     listener = await anyio.create_tcp_listener(local_host="127.0.0.1")
     port = listener.extra(anyio.abc.SocketAttribute.local_port)
-    async with anyio.create_task_group() as tg:
+    async with listener, anyio.create_task_group() as tg:
         await tg.start(server.serve, listener)
         yield server, port, key
         tg.cancel_scope.cancel()

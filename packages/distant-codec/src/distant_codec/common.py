@@ -108,7 +108,8 @@ class FileType(enum.StrEnum):
 
 @dataclass(frozen=True, slots=True)
 class DirEntry(Struct):
-    """One entry of ``dir_entries``; depth 0 is directly inside the root."""
+    """One entry of ``dir_entries``. As distant's host server reports it, entries directly
+    inside the root have depth 1, and the root itself (``include_root``) depth 0."""
 
     path: str
     file_type: FileType

@@ -5,12 +5,15 @@ the router waits (backpressure) rather than drop anything. Responses whose ``ori
 nobody is waiting for (a stream still running after its first reply was taken, say) are
 kept in a bounded queue per origin until :meth:`Client.subscribe` claims them; nothing is
 dropped while nobody awaits it.
+
+:meth:`Client.request` (one reply) is the hot path: it waits on a one-shot slot rather than a
+mailbox, which the router fills and unregisters in one step, so later replies with the same
+id go straight to the unclaimed queue.
 """
 
 from __future__ import annotations
 
 import logging
-import math
 from collections.abc import AsyncIterator, Iterable
 from contextlib import asynccontextmanager
 from types import TracebackType
@@ -49,7 +52,9 @@ class Mailbox(Generic[Resp]):
         """The next response; :class:`RequestTimeout` after ``timeout`` seconds, and
         :class:`ConnectionClosed` once the connection is gone."""
         try:
-            with anyio.fail_after(timeout if timeout is not None else math.inf):
+            if timeout is None:  # no cancel scope to set up: the common case
+                return await self._receive.receive()
+            with anyio.fail_after(timeout):
                 return await self._receive.receive()
         except TimeoutError:
             raise RequestTimeout(f"no response to {self.origin_id!r} in {timeout} s") from None
@@ -73,7 +78,10 @@ class Mailbox(Generic[Resp]):
     async def _put(self, response: Response[Resp]) -> bool:
         """Deliver; False if the owner stopped listening."""
         try:
-            await self._send.send(response)
+            try:
+                self._send.send_nowait(response)  # no scheduler round trip when there is room
+            except anyio.WouldBlock:
+                await self._send.send(response)  # full: wait for the owner (backpressure)
         except (anyio.BrokenResourceError, anyio.ClosedResourceError):
             return False
         return True
@@ -84,6 +92,21 @@ class Mailbox(Generic[Resp]):
 
     def _release(self) -> None:
         self._receive.close()
+
+
+class _Reply(Generic[Resp]):
+    """The one reply :meth:`Client.request` waits for: filled (or closed) by the router."""
+
+    __slots__ = ("done", "error", "response")
+
+    def __init__(self) -> None:
+        self.done = anyio.Event()
+        self.response: Response[Resp] | None = None
+        self.error: str | None = None
+
+    def close(self, error: str | None) -> None:
+        self.error = error
+        self.done.set()
 
 
 class Client(Generic[Req, Resp]):
@@ -103,6 +126,7 @@ class Client(Generic[Req, Resp]):
         self.mailbox_size = mailbox_size
         self._mailboxes: dict[str, Mailbox[Resp]] = {}
         self._unclaimed: dict[str, Mailbox[Resp]] = {}
+        self._replies: dict[str, _Reply[Resp]] = {}
         self._tg: anyio.abc.TaskGroup | None = None
 
     async def __aenter__(self) -> Client[Req, Resp]:
@@ -133,9 +157,32 @@ class Client(Generic[Req, Resp]):
     async def request(
         self, payload: Req, *, header: Header | None = None, timeout: float | None = None
     ) -> Response[Resp]:
-        """Send and await the single reply."""
-        async with self.stream(payload, header=header) as mailbox:
-            return await mailbox.next(timeout)
+        """Send and await the single reply; :class:`RequestTimeout` after ``timeout``
+        seconds, :class:`ConnectionClosed` once the connection is gone. Later replies with
+        the same id wait in the unclaimed queue (see :meth:`subscribe`)."""
+        request = Request(payload, header=dict(header or {}))
+        origin = request.id
+        reply: _Reply[Resp] = _Reply()
+        self._replies[origin] = reply  # before the request leaves: no reply can be missed
+        try:
+            await self.connection.send(request.to_bytes(self.request_kind))
+            if timeout is None:
+                await reply.done.wait()
+            else:
+                with anyio.move_on_after(timeout):
+                    await reply.done.wait()
+        except BaseException:
+            if reply.response is not None:  # it arrived, but we are cancelled: keep it
+                self._keep_unclaimed(reply.response)
+            raise
+        finally:
+            if self._replies.get(origin) is reply:
+                del self._replies[origin]
+        if reply.response is not None:
+            return reply.response
+        if reply.done.is_set():
+            raise ConnectionClosed(reply.error or "the connection closed")
+        raise RequestTimeout(f"no response to {origin!r} in {timeout} s")
 
     @asynccontextmanager
     async def stream(
@@ -206,9 +253,16 @@ class Client(Generic[Req, Resp]):
         finally:
             for box in (*self._mailboxes.values(), *self._unclaimed.values()):
                 box._close(error)
+            for reply in self._replies.values():
+                reply.close(error)
 
     async def _deliver(self, response: Response[Resp]) -> None:
         origin = response.origin_id
+        reply = self._replies.pop(origin, None)
+        if reply is not None:  # the first reply to a request(): later ones are unclaimed
+            reply.response = response
+            reply.done.set()
+            return
         box = self._mailboxes.get(origin)
         if box is not None and await box._put(response):
             return
@@ -218,3 +272,16 @@ class Client(Generic[Req, Resp]):
         if box is None:
             box = self._unclaimed[origin] = Mailbox(origin, self.mailbox_size)
         await box._put(response)
+
+    def _keep_unclaimed(self, response: Response[Resp]) -> None:
+        """Queue a reply that was taken for a request() whose caller then went away."""
+        origin = response.origin_id
+        box = self._unclaimed.get(origin)
+        if box is None:
+            box = self._unclaimed[origin] = Mailbox(origin, self.mailbox_size)
+        try:
+            # Only possible where a woken task can still be cancelled (asyncio); a later
+            # reply routed in that instant would then precede this one in the queue.
+            box._send.send_nowait(response)
+        except (anyio.WouldBlock, anyio.BrokenResourceError, anyio.ClosedResourceError):
+            log.warning("dropping a reply to %s: its unclaimed queue is full or closed", origin)

@@ -83,7 +83,12 @@ class _Reconnector:
         max_item_size: int,
     ) -> None:
         self.dial = dial
-        self.otp = otp
+        # The OTPs that may open the connection, the one to offer first in front. After a
+        # reconnection that failed once both sides had the new OTP, the client cannot
+        # know which of the old and the new the server still accepts (the server may not
+        # have derived the new one; or it may have completed and dropped the old one),
+        # but one of them always works: keep both, and offer the other after a failure.
+        self.otps = [otp]
         self.settings = settings
         self.strategy = strategy
         self.max_item_size = max_item_size
@@ -125,16 +130,30 @@ class _Reconnector:
             await anyio.sleep(delay)
         return None
 
+    @property
+    def otp(self) -> SecretKey:
+        """The OTP the next attempt offers."""
+        return self.otps[0]
+
     async def _once(self, conn: Connection) -> None:
         transport = FramedTransport(await self.dial(), max_item_size=self.max_item_size)
+        offered = self.otps[0]
         try:
-            # The server accepts the previous OTP until a reconnection completes, so
-            # adopting the new one as soon as it is derived is safe even if the link dies
-            # right after.
-            self.otp = await client_reconnect(
-                transport, connection_id=conn.id, otp=self.otp, settings=self.settings
-            )
+            try:
+                new = await client_reconnect(
+                    transport, connection_id=conn.id, otp=offered, settings=self.settings
+                )
+            except BaseException:
+                # Refused, or cut before the new OTP: maybe the server only knows the
+                # other candidate (this one is kept: it may still be valid as well).
+                self.otps.append(self.otps.pop(0))
+                raise
+            # The server accepts ``offered`` until its side of the reconnection completes,
+            # and ``new`` once it has derived it; either may be the only one left if the
+            # link dies before synchronize is done.
+            self.otps = [new, offered]
             await conn.attach(transport, synchronize_first=True)
+            self.otps = [new]
         except BaseException:
             await transport.aclose()
             raise

@@ -201,7 +201,7 @@ class Connection:
     def _detach(self, link: _Link, reason: str) -> None:
         if self._link is not link:
             return
-        log.info("%r: link lost: %s", self, reason)
+        log.info("%r: link with %s lost: %s", self, link.transport.peer, reason)
         self._link = None
         self._previous = link
         self._attached = anyio.Event()
@@ -287,7 +287,12 @@ class Connection:
             reason = f"link error: {exc}"
         except Exception as exc:  # CodecError and anything else from a bad frame
             reason = f"bad frame: {exc}"
-            log.warning("%r: closing link after a bad frame: %s", self, exc)
+            log.warning(
+                "%r: closing the link with %s after a bad frame: %s",
+                self,
+                link.transport.peer,
+                _describe(exc),
+            )
         finally:
             link.done.set()
         self._detach(link, reason)
@@ -302,3 +307,8 @@ class Connection:
             async with self._write_lock:
                 if self._link is link:
                     await self._write(link, b"")
+
+
+def _describe(exc: BaseException) -> str:
+    text = str(exc)
+    return f"{type(exc).__name__}: {text}" if text else type(exc).__name__

@@ -45,6 +45,15 @@ class FramedTransport:
         self._decoder = FrameDecoder(max_item_size)
         self._raw = bytearray()  # bytes read before framing starts (version exchange)
 
+    @property
+    def peer(self) -> str:
+        """Who is at the other end, for log lines: ``host:port``, a socket path, or
+        ``"a local peer"`` (an unnamed Unix socket, an in-memory stream)."""
+        address = self.stream.extra(anyio.abc.SocketAttribute.remote_address, None)
+        if isinstance(address, tuple):
+            return f"{address[0]}:{address[1]}"
+        return str(address) if address else "a local peer"
+
     async def send_raw(self, data: bytes) -> None:
         await self.stream.send(data)
 

@@ -278,9 +278,13 @@ class NewConnection:
 
 @dataclass(frozen=True, slots=True)
 class Reconnection:
-    """A client that proved it owns connection ``connection_id`` (its OTP was right)."""
+    """A client that proved it owns connection ``connection_id`` (its OTP was right).
+
+    ``otp`` is the OTP it offered; the server keeps accepting it until this reconnection
+    completes (see ``previous_otp`` in :func:`server_accept`)."""
 
     connection_id: int
+    otp: SecretKey | None = field(default=None, compare=False, repr=False)
 
 
 async def server_accept(
@@ -330,7 +334,7 @@ async def server_accept(
         # A reconnection's frames are not counted (§5.3): continue uncounted.
         otp = await _exchange_keys(_Frames(transport, None))
         keychain.insert(cid, otp)
-        return Reconnection(cid)
+        return Reconnection(cid, offered)
 
     connection_id = _new_connection_id(is_taken)
     await frames.send(encode_connection_id(connection_id))

@@ -25,7 +25,7 @@ from distant_codec import DEFAULT_MAX_ITEM_SIZE, CodecError, Header, Kind, Reque
 from .connection import DEFAULT_HEARTBEAT, Connection
 from .errors import ConnectionClosed, HandshakeError
 from .framed import TRANSPORT_ERRORS, FramedTransport
-from .handshake import NewConnection, ServerSettings, server_accept
+from .handshake import NewConnection, Reconnection, ServerSettings, server_accept
 from .shutdown import Shutdown
 
 __all__ = ["Server", "Handler", "RequestContext", "ConnectionInfo"]
@@ -125,8 +125,8 @@ class Server(Generic[Req, Resp, State]):
     # -- per link --------------------------------------------------------------------------
 
     async def _handle_stream(self, stream: anyio.abc.ByteStream) -> None:
-        peer = _peer_name(stream)
         transport = FramedTransport(stream, max_item_size=self.max_item_size)
+        peer = transport.peer
         try:
             with anyio.fail_after(self.handshake_timeout):
                 result = await server_accept(
@@ -137,15 +137,24 @@ class Server(Generic[Req, Resp, State]):
                     previous_otp=self._previous_otp,
                 )
                 if not isinstance(result, NewConnection):
-                    await self._resume(result.connection_id, transport, peer)
+                    await self._resume(result, transport, peer)
                     return
         except _HANDSHAKE_ERRORS as exc:
             log.warning("closing connection from %s: %s", peer, _describe(exc))
             await transport.aclose()
             return
-        await self._run_connection(result, transport, peer)
+        except Exception:
+            # A bug, not the peer's fault; still, one link must not take the server down.
+            log.exception("closing connection from %s: unexpected error in the handshake", peer)
+            await transport.aclose()
+            return
+        try:
+            await self._run_connection(result, transport, peer)
+        except Exception:
+            log.exception("connection %d from %s failed", result.connection_id, peer)
 
-    async def _resume(self, connection_id: int, transport: FramedTransport, peer: str) -> None:
+    async def _resume(self, result: Reconnection, transport: FramedTransport, peer: str) -> None:
+        connection_id = result.connection_id
         conn = self.connections.get(connection_id)
         if conn is None or conn.closed:
             raise HandshakeError(f"connection {connection_id} no longer exists")
@@ -153,7 +162,11 @@ class Server(Generic[Req, Resp, State]):
             await conn.attach(transport, synchronize_first=True)
         except ConnectionClosed as exc:
             raise HandshakeError(str(exc)) from None
-        self._previous_otp.pop(connection_id, None)
+        # The OTP this reconnection was opened with is spent now; but a later attempt
+        # (begun while this one was finishing on a dead link) may have replaced it with
+        # the one it offered, which must stay valid until that attempt completes.
+        if self._previous_otp.get(connection_id) is result.otp:
+            del self._previous_otp[connection_id]
         log.info("connection %d resumed from %s", connection_id, peer)
 
     async def _run_connection(
@@ -237,17 +250,14 @@ class Server(Generic[Req, Resp, State]):
                     return
 
 
-def _peer_name(stream: anyio.abc.ByteStream) -> str:
-    address = stream.extra(anyio.abc.SocketAttribute.remote_address, None)
-    if isinstance(address, tuple):
-        return f"{address[0]}:{address[1]}"
-    return str(address) if address else "a local peer"
-
-
 def _describe(exc: BaseException) -> str:
     if isinstance(exc, anyio.EndOfStream):
         return "the peer closed the link during the handshake"
     if isinstance(exc, TimeoutError):
         return "the handshake timed out"
+    if isinstance(exc, (anyio.BrokenResourceError, anyio.ClosedResourceError)):
+        cause = exc.__cause__
+        detail = f" ({type(cause).__name__}: {cause})" if cause is not None else ""
+        return f"the link broke during the handshake{detail}"
     text = str(exc)
     return f"{type(exc).__name__}: {text}" if text else type(exc).__name__
