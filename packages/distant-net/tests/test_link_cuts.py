@@ -9,22 +9,31 @@ land inside a reconnection handshake or a synchronize.
 Across all that, every chunk must arrive exactly once and in order in each direction:
 
 * upload: the client sends 64 MiB as 1024 requests of 64 KiB; the server checks them in the
-  order it decodes them (a recording request kind) and acknowledges each with its digest;
+  order its connection delivers them (a recording request kind) and acknowledges each with
+  its digest;
 * download: the server streams 64 MiB as 1024 replies to one request; the client checks
-  them in mailbox order.
+  them in the order its connection delivers them, and again in mailbox order;
+* every other message (each ack, the download request) must arrive exactly once.
 
 Each side hashes what it sent and what it got; sequence numbers tell loss from duplication.
 Set ``DISTANT_NET_CUT_SEED`` to replay a run.
+
+Two targeted cuts follow: a partition (the proxy stops forwarding but closes nothing) while
+the server is blocked writing, and a cut between the two halves of the new OTP's exchange.
 """
 
 from __future__ import annotations
 
+import contextlib
 import hashlib
+import logging
 import os
 import random
 import socket
 import struct
 import time
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
 from dataclasses import dataclass, field
 from typing import Any, ClassVar
 
@@ -37,6 +46,7 @@ from distant_codec import Struct, TaggedUnion
 from distant_codec.schema import U64, Bin
 from distant_net import (
     Client,
+    Connection,
     ConnectionInfo,
     ExponentialBackoff,
     FibonacciBackoff,
@@ -48,7 +58,7 @@ from distant_net import (
     open_connection,
 )
 
-pytestmark = [pytest.mark.anyio, pytest.mark.slow]
+pytestmark = pytest.mark.anyio
 
 CHUNK = 64 * 1024
 CHUNKS = 1024  # 64 MiB each way
@@ -56,6 +66,8 @@ MIN_CUTS = 20
 MAX_CUTS = 60  # past this the proxy stops cutting, so a run always ends
 UPLOAD_WINDOW = 32  # upload requests awaiting their ack
 STALL = 30.0  # seconds without progress that fail the test
+KEY = SecretKey.generate()
+LINK_ERRORS = (anyio.EndOfStream, anyio.BrokenResourceError, anyio.ClosedResourceError, OSError)
 
 
 # -- a tiny test protocol ----------------------------------------------------------------
@@ -171,6 +183,7 @@ class _Pair:
     budget: int | None  # bytes left to forward before the cut; None: never cut
     forwarded: int = 0
     cut: bool = False
+    frozen: bool = False
 
 
 @dataclass
@@ -185,7 +198,6 @@ class CuttingProxy:
     rsts: int = 0
     pairs: int = 0
     log: list[str] = field(default_factory=list)
-    _live: set[int] = field(default_factory=set)
     _pairs: dict[int, _Pair] = field(default_factory=dict)
 
     def arm(self) -> None:
@@ -198,6 +210,11 @@ class CuttingProxy:
         self.armed = False
         for pair in self._pairs.values():
             pair.budget = None
+
+    def freeze(self) -> None:
+        """Stop forwarding on the pairs open now, without closing them (a partition)."""
+        for pair in self._pairs.values():
+            pair.frozen = True
 
     def _draw(self) -> int | None:
         if not self.armed or self.cuts >= MAX_CUTS:
@@ -242,9 +259,13 @@ class CuttingProxy:
     ) -> None:
         try:
             while True:
+                if pair.frozen:
+                    await anyio.sleep_forever()
                 data = await source.receive(65536)
                 if pair.cut:
                     return
+                if pair.frozen:
+                    await anyio.sleep_forever()
                 budget = pair.budget
                 if budget is not None and len(data) >= budget:
                     pair.cut = True  # the other direction forwards nothing more
@@ -256,7 +277,9 @@ class CuttingProxy:
                     pair.budget = budget - len(data)
                 pair.forwarded += len(data)
                 await sink.send(data)
-        except (anyio.EndOfStream, anyio.BrokenResourceError, anyio.ClosedResourceError, OSError):
+        except LINK_ERRORS:
+            if pair.frozen:  # a partition hides everything, even one side going away
+                await anyio.sleep_forever()
             pair.scope.cancel()  # one side went away: close the pair (no cut counted)
 
     def _cut(self, pair: _Pair) -> None:
@@ -352,6 +375,7 @@ async def _transfer(
     return failure or ("\n".join(errors()[:20]) if errors() else None)
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize(
     "strategy",
     [
@@ -424,3 +448,164 @@ async def test_64_mib_each_way_across_link_cuts(strategy: ReconnectStrategy) -> 
     assert upload_check.hash.hexdigest() == upload.hash.hexdigest()
     assert download_check.hash.hexdigest() == handler.download.hash.hexdigest()
     assert proxy.cuts >= MIN_CUTS, proxy.log
+
+
+# -- targeted cuts --------------------------------------------------------------------------
+
+
+@asynccontextmanager
+async def _through_proxy(
+    server: Server[Any, Any, Any], proxy_factory: Any, **client_options: Any
+) -> AsyncIterator[tuple[Any, Connection, Client[Any, Any]]]:
+    """A server, a proxy in front of it, and a client connected through the proxy."""
+    server_listener = await anyio.create_tcp_listener(local_host="127.0.0.1")
+    server_port = server_listener.extra(anyio.abc.SocketAttribute.local_port)
+    proxy_listener = await anyio.create_tcp_listener(local_host="127.0.0.1")
+    proxy_port = proxy_listener.extra(anyio.abc.SocketAttribute.local_port)
+    proxy = proxy_factory(server_port)
+
+    async def dial() -> anyio.abc.ByteStream:
+        return await anyio.connect_tcp("127.0.0.1", proxy_port)
+
+    async with anyio.create_task_group() as tg:
+        await tg.start(server.serve, server_listener)
+        await tg.start(proxy.serve, proxy_listener)
+        async with (
+            open_connection(
+                dial,
+                handler=SyncHandlerAdapter(StaticKeyHandler(KEY)),
+                strategy=ExponentialBackoff(base=0.01, factor=2, max_duration=0.2),
+                **client_options,
+            ) as conn,
+            Client(conn, REQUEST, RESPONSE) as client,
+        ):
+            yield proxy, conn, client
+        tg.cancel_scope.cancel()
+
+
+def _server(handler: Any, **options: Any) -> Server[Any, Any, Any]:
+    return Server(
+        handler,
+        request_kind=REQUEST,
+        response_kind=RESPONSE,
+        settings=ServerSettings(lambda: Verifier.static_key(KEY)),
+        **options,
+    )
+
+
+async def test_a_frozen_link_is_replaced_while_the_server_is_blocked_writing() -> None:
+    """A partition, not a cut: the proxy stops forwarding without closing anything. The
+    server, streaming, blocks in a write on the dead link and never notices; the client
+    notices the silence and reconnects. The server must take the new link (and replay)
+    although its writer is stuck on the old one."""
+    handler = TransferHandler(download_seed=7)
+    server = _server(handler, heartbeat=0.1)
+    check = StreamCheck("download")
+    count = 512  # 32 MiB: far more than the socket buffers hold
+
+    def proxy_factory(port: int) -> CuttingProxy:
+        return CuttingProxy(port, random.Random(0))
+
+    with anyio.fail_after(60):
+        async with _through_proxy(server, proxy_factory, silence=0.5) as (proxy, _conn, client):
+            async with client.stream(Download(count)) as mailbox:
+                for seq in range(count):
+                    reply = (await mailbox.next()).payload
+                    assert isinstance(reply, Chunk) and reply.seq == seq
+                    check.feed(reply)
+                    if seq == 8:
+                        proxy.freeze()
+            assert proxy.pairs >= 2
+    assert not check.errors
+    assert check.hash.hexdigest() == handler.download.hash.hexdigest()
+
+
+class _OtpSplittingProxy(CuttingProxy):
+    """On the first reconnection (the second link), forward the server's half of the new
+    OTP exchange but hold the client's; cut once the client has moved on to synchronize.
+    So the client derives the new OTP and the server never does."""
+
+    async def _handle(self, downstream: anyio.abc.SocketStream) -> None:
+        if self.pairs != 1:
+            await super()._handle(downstream)
+            return
+        self.pairs += 1
+        upstream = await anyio.connect_tcp("127.0.0.1", self.target_port)
+        # Client to server: Choice, KeyExchangeData, Reconnect, then the client's OTP half
+        # (held), then its synchronize triple. Server to client: 24 version bytes, Options,
+        # KeyExchangeData, the server's OTP half.
+        to_server = _FrameGate(raw=0, forward=3)
+        to_client = _FrameGate(raw=24, forward=3)
+        async with anyio.create_task_group() as tg:
+
+            async def pump(source: Any, sink: Any, gate: _FrameGate) -> None:
+                with contextlib.suppress(*LINK_ERRORS):
+                    while gate.frames < 5:
+                        data = await source.receive(65536)
+                        allowed = gate.feed(data)
+                        if allowed:
+                            await sink.send(data[:allowed])
+                self.cuts += 1
+                tg.cancel_scope.cancel()
+
+            tg.start_soon(pump, downstream, upstream, to_server)
+            tg.start_soon(pump, upstream, downstream, to_client)
+        for stream in (downstream, upstream):
+            await stream.aclose()
+
+
+class _FrameGate:
+    """Counts the frames of one direction; lets through ``raw`` bytes and ``forward``
+    frames, and holds everything after them."""
+
+    def __init__(self, raw: int, forward: int) -> None:
+        self.raw = raw
+        self.forward = forward
+        self.buffer = bytearray()
+        self.passed = 0  # bytes let through so far
+        self.frames = 0  # complete frames seen (let through or held)
+        self.limit: int | None = None  # bytes to let through, once known
+
+    def feed(self, data: bytes) -> int:
+        start = len(self.buffer)
+        self.buffer += data
+        pos = self.raw
+        frames = 0
+        while len(self.buffer) >= pos + 8:
+            end = pos + 8 + int.from_bytes(self.buffer[pos : pos + 8], "big")
+            if end > len(self.buffer):
+                break
+            frames += 1
+            if frames == self.forward:
+                self.limit = end
+            pos = end
+        self.frames = frames
+        limit = self.limit if self.limit is not None else len(self.buffer)
+        allowed = max(0, min(len(self.buffer), limit) - max(start, self.passed))
+        self.passed += allowed
+        return allowed
+
+
+async def test_a_cut_between_the_halves_of_the_otp_exchange(
+    caplog: pytest.LogCaptureFixture,
+) -> None:
+    """The client derived the new OTP, the server did not: the server still only knows
+    the previous one. The client must not lock itself out by offering only the new one."""
+    caplog.set_level(logging.INFO, logger="distant_net")
+    server = _server(TransferHandler(download_seed=1))
+    with anyio.fail_after(30):
+        async with _through_proxy(
+            server, lambda port: _OtpSplittingProxy(port, random.Random(0))
+        ) as (proxy, conn, client):
+            reply = await client.request(Chunk(0, b"before"), timeout=10)
+            assert isinstance(reply.payload, Ack)
+            conn.lose_link("test: reconnect through the splitting proxy")
+            reply = await client.request(Chunk(1, b"after"), timeout=20)
+            assert reply.payload == Ack(1, hashlib.sha256(b"after").digest())
+            assert proxy.cuts == 1
+            assert proxy.pairs >= 3
+    # The scenario happened: the server refused the new OTP it never derived...
+    refused = [r for r in caplog.records if "refused" in r.getMessage()]
+    assert len(refused) == 1, [r.getMessage() for r in refused]
+    # ...and the client got in with the previous one.
+    assert any("resumed" in r.getMessage() for r in caplog.records)

@@ -139,8 +139,36 @@ def _open(
     return cur, has_header
 
 
+def _fixstr(buf: memoryview, pos: int) -> tuple[str, int] | None:
+    """A fixstr (at most 31 bytes, what ids nearly always are) at ``pos``, or None."""
+    if pos >= len(buf):
+        return None
+    marker = buf[pos]
+    if not 0xA0 <= marker <= 0xBF:
+        return None
+    end = pos + 1 + (marker & 0x1F)
+    if end > len(buf):
+        return None
+    try:
+        return str(buf[pos + 1 : end], "utf-8"), end
+    except UnicodeDecodeError:
+        return None
+
+
+_REQUEST_PREFIX = b"\x82" + _KEY_ID
+_RESPONSE_PREFIX = b"\x83" + _KEY_ID
+_PAYLOAD_LEN = len(_KEY_PAYLOAD)
+_ORIGIN_LEN = len(_KEY_ORIGIN)
+
+
 def _request_head(data: bytes | bytearray | memoryview) -> tuple[Header, str, memoryview]:
     """Header, id and a view of the payload bytes of a positional request."""
+    buf = memoryview(data)
+    # Fast path: no header, fixstr id: the layout every peer sends in practice.
+    if buf[:4] == _REQUEST_PREFIX:
+        fast = _fixstr(buf, 4)
+        if fast is not None and buf[fast[1] : fast[1] + _PAYLOAD_LEN] == _KEY_PAYLOAD:
+            return {}, fast[0], buf[fast[1] + _PAYLOAD_LEN :]
     cur, has_header = _open(data, (2, 3), "request envelope")
     header: Header = {}
     if has_header:
@@ -156,6 +184,14 @@ def _response_head(
     data: bytes | bytearray | memoryview,
 ) -> tuple[Header, str, str, memoryview]:
     """Header, id, origin id and a view of the payload bytes of a positional response."""
+    buf = memoryview(data)
+    if buf[:4] == _RESPONSE_PREFIX:  # fast path, as for requests
+        fast = _fixstr(buf, 4)
+        if fast is not None and buf[fast[1] : fast[1] + _ORIGIN_LEN] == _KEY_ORIGIN:
+            fast_origin = _fixstr(buf, fast[1] + _ORIGIN_LEN)
+            end = fast_origin[1] if fast_origin is not None else 0
+            if fast_origin is not None and buf[end : end + _PAYLOAD_LEN] == _KEY_PAYLOAD:
+                return {}, fast[0], fast_origin[0], buf[end + _PAYLOAD_LEN :]
     cur, has_header = _open(data, (3, 4), "response envelope")
     header: Header = {}
     if has_header:

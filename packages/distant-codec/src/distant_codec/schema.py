@@ -82,10 +82,16 @@ def packb(obj: Any) -> bytes:
     if packer is None:
         packer = _local.packer = msgpack.Packer(use_bin_type=True)
     try:
-        return packer.pack(obj)  # type: ignore[no-any-return]
+        out: bytes = packer.pack(obj)
     except BaseException:
         packer.reset()  # a failed pack may leave partial output behind
         raise
+    if len(out) > _KEEP_PACKER_BELOW:
+        _local.packer = None  # do not keep a multi-MiB buffer alive after one big message
+    return out
+
+
+_KEEP_PACKER_BELOW = 1024 * 1024
 
 
 def unpackb(data: bytes | bytearray | memoryview) -> Any:

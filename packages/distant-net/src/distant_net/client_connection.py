@@ -15,7 +15,7 @@ from distant_codec import DEFAULT_MAX_ITEM_SIZE, CodecError
 
 from .auth_handler import AsyncAuthHandler, SyncHandlerAdapter
 from .connection import DEFAULT_SILENCE, Connection
-from .errors import AuthenticationError, HandshakeError, ReconnectFailed
+from .errors import AuthenticationError, ConnectionClosed, HandshakeError, ReconnectFailed
 from .framed import TRANSPORT_ERRORS, FramedTransport
 from .handshake import ClientSettings, client_connect, client_reconnect
 from .reconnect import ExponentialBackoff, Fail, ReconnectStrategy
@@ -99,7 +99,10 @@ class _Reconnector:
             await conn.wait_lost()
             if conn.closed:
                 return
-            attempts = await self._reestablish(conn)
+            try:
+                attempts = await self._reestablish(conn)
+            except ConnectionClosed:
+                return  # closed locally while an attempt was attaching: nothing to do
             if attempts is not None:
                 await conn.aclose(
                     f"reconnect failed after {attempts} attempt(s)", error=ReconnectFailed

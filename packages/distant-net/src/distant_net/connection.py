@@ -28,8 +28,17 @@ import anyio
 import anyio.abc
 from anyio.streams.memory import MemoryObjectReceiveStream, MemoryObjectSendStream
 
+from .acks import (
+    ACK_EVERY_BYTES,
+    ACK_EVERY_ITEMS,
+    ACK_INTERVAL,
+    DEFAULT_MAX_UNACKED,
+    decode_ack,
+    encode_ack,
+    is_control,
+)
 from .errors import ConnectionClosed
-from .framed import TRANSPORT_ERRORS, FramedTransport
+from .framed import TRANSPORT_ERRORS, FramedTransport, TruncatedFrame
 from .replay import ReplayBuffer
 from .sync import synchronize
 
@@ -64,13 +73,20 @@ class Connection:
         silence: float | None = None,
         incoming_buffer: int = 256,
         name: str = "connection",
+        max_unacked: int = DEFAULT_MAX_UNACKED,
     ) -> None:
         self.id = connection_id
         self.replay = replay or ReplayBuffer()
         self.heartbeat = heartbeat
         self.silence = silence
         self.name = name
+        self.max_unacked = max_unacked
         self._link: _Link | None = None
+        # Acknowledgements (distant_net.acks), on links whose peer is ours.
+        self._room = anyio.Event()  # set when unacknowledged bytes may have dropped
+        self._ack_due = anyio.Event()
+        self._acked = 0  # the receive count last acknowledged to the peer
+        self._unacked_bytes = 0  # bytes received since then
         self._previous: _Link | None = None
         self._attached = anyio.Event()
         self._lost = anyio.Event()
@@ -99,6 +115,7 @@ class Connection:
         await self._tg.__aenter__()
         if self.heartbeat is not None:
             self.start_background(self._heartbeat_loop)
+        self.start_background(self._ack_loop)
         return self
 
     async def __aexit__(
@@ -153,6 +170,7 @@ class Connection:
         self._close_error = error
         self._closed.set()
         self._attached.set()  # wake senders so they see the closure
+        self._wake_room()
         self._lost.set()
         link, self._link = self._link, None
         if link is not None:
@@ -181,6 +199,11 @@ class Connection:
         ``synchronize_first`` (a reconnection). Replaces any link still attached."""
         if self.closed or self._tg is None:
             raise ConnectionClosed(f"{self!r} is closed")
+        # Drop the old link before waiting for the write lock: a writer may hold the lock,
+        # stuck on that link (a peer gone without a FIN or RST stops reading, its socket
+        # buffers fill, and writes are shielded); closing the link is what releases it.
+        if self._link is not None:
+            self._detach(self._link, "replaced by a new link")
         async with self._write_lock:
             if self._link is not None:
                 self._detach(self._link, "replaced by a new link")
@@ -196,6 +219,7 @@ class Connection:
             self._link = link
             self._lost = anyio.Event()
             self._attached.set()
+            self._wake_room()  # synchronize may have acknowledged part of the backup
             self.start_background(self._read_loop, link)
 
     def _detach(self, link: _Link, reason: str) -> None:
@@ -206,6 +230,7 @@ class Connection:
         self._previous = link
         self._attached = anyio.Event()
         self._lost.set()
+        self._wake_room()  # senders waiting for acknowledgements wait for a link instead
         link.scope.cancel()
         if self._tg is not None:
             # Not a cancellable background task: the link must be closed even when the
@@ -228,6 +253,7 @@ class Connection:
             await self._attached.wait()
             if self.closed:
                 raise self._close_error(self._close_reason or f"{self!r} is closed")
+            await self._wait_for_room()
             async with self._write_lock:
                 link = self._link
                 if link is None:
@@ -235,6 +261,23 @@ class Connection:
                 self.replay.record_sent(item)
                 await self._write(link, item)
                 return
+
+    async def _wait_for_room(self) -> None:
+        """With acknowledgements, wait while the peer has too much unacknowledged."""
+        while True:
+            link = self._link
+            if (
+                link is None
+                or not link.transport.acks
+                or self.replay.backup_bytes < self.max_unacked
+                or self.closed
+            ):
+                return
+            await self._room.wait()
+
+    def _wake_room(self) -> None:
+        self._room.set()
+        self._room = anyio.Event()
 
     async def _write(self, link: _Link, item: bytes) -> None:
         # Shielded: a write cut halfway by cancellation would corrupt the stream.
@@ -275,12 +318,24 @@ class Connection:
                         break
                     if not item:
                         continue  # heartbeat
+                    if is_control(item):
+                        self._on_control(item)
+                        continue
                     # Deliver, then count: if delivery is cancelled, the item is neither
                     # delivered nor counted, and the peer will resend it.
                     await self._incoming_send.send(item)
                     self.replay.record_received()
+                    if link.transport.acks:
+                        self._unacked_bytes += len(item)
+                        if (
+                            self._unacked_bytes >= ACK_EVERY_BYTES
+                            or self.replay.received - self._acked >= ACK_EVERY_ITEMS
+                        ):
+                            self._ack_due.set()
         except anyio.EndOfStream:
             reason = "peer closed the link"
+        except TruncatedFrame as exc:  # a cut in the middle of a frame, not a bad frame
+            reason = f"link cut inside a frame: {exc}"
         except (anyio.ClosedResourceError, anyio.BrokenResourceError) as exc:
             reason = f"link broken: {exc!r}"
         except OSError as exc:
@@ -296,6 +351,28 @@ class Connection:
         finally:
             link.done.set()
         self._detach(link, reason)
+
+    def _on_control(self, item: bytes) -> None:
+        received = decode_ack(item)
+        if received is not None:
+            self.replay.acknowledge(received)
+            self._wake_room()
+
+    async def _ack_loop(self) -> None:
+        """Send an acknowledgement when enough arrived, and every ACK_INTERVAL anyway."""
+        while True:
+            with anyio.move_on_after(ACK_INTERVAL):
+                await self._ack_due.wait()
+            self._ack_due = anyio.Event()
+            link = self._link
+            received = self.replay.received
+            if link is None or not link.transport.acks or received == self._acked:
+                continue
+            async with self._write_lock:
+                if self._link is link:
+                    await self._write(link, encode_ack(received))
+                    self._acked = received
+                    self._unacked_bytes = 0
 
     async def _heartbeat_loop(self) -> None:
         assert self.heartbeat is not None

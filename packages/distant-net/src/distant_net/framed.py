@@ -16,7 +16,7 @@ import anyio.abc
 
 from distant_codec import DEFAULT_MAX_ITEM_SIZE, Codec, CodecError, FrameDecoder, PlainCodec
 
-__all__ = ["FramedTransport", "READ_SIZE", "TRANSPORT_ERRORS"]
+__all__ = ["FramedTransport", "READ_SIZE", "TRANSPORT_ERRORS", "TruncatedFrame"]
 
 READ_SIZE = 64 * 1024
 
@@ -27,6 +27,10 @@ TRANSPORT_ERRORS = (
     OSError,
 )
 """What a dead or closed link raises; callers treat any of these as "link lost"."""
+
+
+class TruncatedFrame(CodecError):
+    """The stream ended inside a frame: the link was cut, or the peer closed mid-frame."""
 
 
 class FramedTransport:
@@ -43,16 +47,16 @@ class FramedTransport:
         self.stream = stream
         self.codec: Codec = codec or PlainCodec()
         self._decoder = FrameDecoder(max_item_size)
+        self.acks = False  # set by the handshake when both ends speak our extensions
         self._raw = bytearray()  # bytes read before framing starts (version exchange)
+        self._peer = _peer_name(stream)
 
     @property
     def peer(self) -> str:
         """Who is at the other end, for log lines: ``host:port``, a socket path, or
-        ``"a local peer"`` (an unnamed Unix socket, an in-memory stream)."""
-        address = self.stream.extra(anyio.abc.SocketAttribute.remote_address, None)
-        if isinstance(address, tuple):
-            return f"{address[0]}:{address[1]}"
-        return str(address) if address else "a local peer"
+        ``"a local peer"`` (an unnamed Unix socket, an in-memory stream). Read when the
+        link opens: a closed socket no longer knows its peer."""
+        return self._peer
 
     async def send_raw(self, data: bytes) -> None:
         await self.stream.send(data)
@@ -79,8 +83,9 @@ class FramedTransport:
     async def receive_frame(self) -> bytes:
         """The next decoded item (``b""`` for a heartbeat).
 
-        Raises :class:`anyio.EndOfStream` at a clean end between frames, and
-        :class:`CodecError` for a bad frame or a stream cut inside one.
+        Raises :class:`anyio.EndOfStream` at a clean end between frames,
+        :class:`TruncatedFrame` (a :class:`CodecError`) for a stream cut inside one, and
+        :class:`CodecError` for a bad frame.
         """
         decoder = self._decoder
         while True:
@@ -90,7 +95,10 @@ class FramedTransport:
             try:
                 chunk = await self.stream.receive(READ_SIZE)
             except anyio.EndOfStream:
-                decoder.eof()  # raises CodecError when cut inside a frame
+                try:
+                    decoder.eof()
+                except CodecError as exc:
+                    raise TruncatedFrame(str(exc)) from None
                 raise
             decoder.feed(chunk)
 
@@ -106,3 +114,13 @@ class FramedTransport:
     @staticmethod
     def is_link_error(exc: BaseException) -> bool:
         return isinstance(exc, (*TRANSPORT_ERRORS, CodecError))
+
+
+def _peer_name(stream: anyio.abc.ByteStream) -> str:
+    try:
+        address = stream.extra(anyio.abc.SocketAttribute.remote_address, None)
+    except OSError:  # not connected (any more)
+        address = None
+    if isinstance(address, tuple):
+        return f"{address[0]}:{address[1]}"
+    return str(address) if address else "a local peer"

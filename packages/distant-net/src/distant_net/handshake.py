@@ -185,6 +185,7 @@ async def _client_negotiate(transport: FramedTransport, settings: ClientSettings
     negotiated = validate_choice(choice, known_encryption_types=EXTENDED_ENCRYPTION_TYPES)
     key = await _exchange_keys(frames) if negotiated.encryption_type is not None else None
     transport.codec = build_codec(negotiated, key, client=True)
+    transport.acks = negotiated.encryption_type == COUNTER_NONCE_TYPE
 
 
 async def _read_version(transport: FramedTransport) -> ProtocolVersion:
@@ -313,6 +314,9 @@ async def server_accept(
         raise HandshakeError(str(exc)) from None
     key = await _exchange_keys(plain) if negotiated.encryption_type is not None else None
     transport.codec = build_codec(negotiated, key, client=False)
+    # Only our own peers offer and pick the counter-nonce cipher, so a link that uses it
+    # can also carry our acknowledgements (see distant_net.acks).
+    transport.acks = negotiated.encryption_type == COUNTER_NONCE_TYPE
 
     replay = ReplayBuffer() if replay_bytes is None else ReplayBuffer(replay_bytes)
     frames = _Frames(transport, replay)

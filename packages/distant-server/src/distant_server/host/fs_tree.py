@@ -130,4 +130,4 @@ class FsTreeOps(Api):
         return rs.Ok()
 
     async def exists(self, ctx: ApiContext, req: rq.Exists) -> rs.Exists:
-        return rs.Exists(await in_worker(path_exists, req.path))
+        return rs.Exists(path_exists(req.path))  # inline, as metadata (see there)

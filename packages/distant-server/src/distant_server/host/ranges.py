@@ -25,6 +25,8 @@ import hashlib
 import os
 import stat
 
+import anyio
+
 from distant_codec import DEFAULT_MAX_ITEM_SIZE, ErrorKind
 from distant_codec import extensions as ex
 from distant_codec import responses as rs
@@ -135,11 +137,56 @@ def checksum_file(path: str) -> ex.Checksum:
     return ex.Checksum(digest.hexdigest(), total)
 
 
+REPLY_BUDGET = 16 * 1024 * 1024
+"""Bytes of range replies one connection may have read but not yet sent."""
+
+
+class ReplyBudget:
+    """Bounds the chunk data a connection holds between reading it and sending it.
+
+    A client may ask for many large ranges at once; each is read only once its bytes fit
+    in the budget, and they are given back once its reply has been sent, so the server's
+    memory stays bounded whatever the client's pipelining.
+    """
+
+    def __init__(self, limit: int = REPLY_BUDGET) -> None:
+        self.limit = limit
+        self.used = 0
+        self._freed = anyio.Event()
+
+    async def acquire(self, amount: int) -> None:
+        amount = min(amount, self.limit)  # one request larger than the budget still runs
+        while self.used and self.used + amount > self.limit:
+            await self._freed.wait()
+        self.used += amount
+
+    def release(self, amount: int) -> None:
+        self.used -= min(amount, self.limit)
+        self._freed.set()
+        self._freed = anyio.Event()
+
+    async def aclose(self) -> None:
+        self._freed.set()
+
+
 class RangeOps(Api):
     """``file_read_range``, ``file_write_range``, ``file_checksum`` (capability ``fs_range``)."""
 
     async def file_read_range(self, ctx: ApiContext, req: ex.FileReadRange) -> ex.FileChunk:
-        return await in_worker(read_range, req.path, req.offset, req.length, req.checksum)
+        budget = ctx.connection.resource(ReplyBudget)
+        amount = min(req.length, MAX_RANGE_LENGTH)
+        await budget.acquire(amount)
+        try:
+            chunk = await in_worker(read_range, req.path, req.offset, req.length, req.checksum)
+        except BaseException:
+            budget.release(amount)
+            raise
+
+        async def give_back() -> None:  # runs once the reply has been sent
+            budget.release(amount)
+
+        ctx.after_reply(give_back)
+        return chunk
 
     async def file_write_range(self, ctx: ApiContext, req: ex.FileWriteRange) -> rs.Ok:
         await in_worker(write_range, req.path, req.offset, req.data, req.truncate, req.sha256)
