@@ -52,6 +52,8 @@ async def test_replies_after_the_first_are_kept_for_later() -> None:
         mailbox = client.subscribe(first.origin_id)
         rest = [(await mailbox.next(5)).payload.value.data for _ in range(2)]
         assert rest == [(1).to_bytes(4, "big"), (2).to_bytes(4, "big")]
+        client.release(mailbox)
+        assert first.origin_id not in client._mailboxes
 
 
 async def test_batch() -> None:

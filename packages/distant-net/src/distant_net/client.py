@@ -225,6 +225,11 @@ class Client(Generic[Req, Resp]):
                 return
         mailbox._release()
 
+    def release(self, mailbox: Mailbox[Resp]) -> None:
+        """Stop receiving into a mailbox from :meth:`subscribe`; replies already in it that
+        were not read stay queued as unclaimed."""
+        self._retire(mailbox)
+
     def subscribe(self, origin_id: str) -> Mailbox[Resp]:
         """Claim the responses to ``origin_id`` that nobody awaited, and all later ones."""
         mailbox = self._unclaimed.pop(origin_id, None)

@@ -28,6 +28,9 @@ log = logging.getLogger("distant_net.client")
 Dialer = Callable[[], Awaitable[anyio.abc.ByteStream]]
 """Opens a new byte stream to the server (the same address every time)."""
 
+DEFAULT_ATTEMPT_TIMEOUT = 30.0
+"""Seconds one reconnect attempt may take when the strategy sets no ``timeout``."""
+
 _ATTEMPT_ERRORS = (*TRANSPORT_ERRORS, CodecError, HandshakeError, TimeoutError)
 
 
@@ -114,7 +117,9 @@ class _Reconnector:
         strategy = self.strategy
         if isinstance(strategy, Fail):
             return 0
-        timeout = strategy.timeout if strategy.timeout is not None else math.inf
+        # Without a per-attempt bound, a link that stops forwarding in the middle of a
+        # reconnect handshake would hang the attempt for ever.
+        timeout = strategy.timeout if strategy.timeout is not None else DEFAULT_ATTEMPT_TIMEOUT
         delays = strategy.delays()  # the sleeps *between* attempts; the first is immediate
         attempt = 0
         while not conn.closed:

@@ -93,7 +93,7 @@ class Connection:
         self._closed = anyio.Event()
         self._close_reason: str | None = None
         self._close_error: type[ConnectionClosed] = ConnectionClosed
-        self._write_lock = anyio.Lock()
+        self._write_lock = anyio.Lock(fast_acquire=True)  # no scheduler pass when free
         self._incoming_send: MemoryObjectSendStream[bytes]
         self._incoming: MemoryObjectReceiveStream[bytes]
         self._incoming_send, self._incoming = anyio.create_memory_object_stream[bytes](
@@ -250,10 +250,12 @@ class Connection:
         if not item:
             raise ValueError("empty items are heartbeats; they cannot be sent as data")
         while True:
-            await self._attached.wait()
+            if self._link is None:
+                await self._attached.wait()
             if self.closed:
                 raise self._close_error(self._close_reason or f"{self!r} is closed")
-            await self._wait_for_room()
+            if self.replay.backup_bytes >= self.max_unacked:
+                await self._wait_for_room()
             async with self._write_lock:
                 link = self._link
                 if link is None:
@@ -290,7 +292,10 @@ class Connection:
     async def receive(self) -> bytes:
         """The next item from the peer; raises :class:`ConnectionClosed` at the end."""
         try:
-            return await self._incoming.receive()
+            try:
+                return self._incoming.receive_nowait()  # no scheduler pass when queued
+            except anyio.WouldBlock:
+                return await self._incoming.receive()
         except (anyio.EndOfStream, anyio.ClosedResourceError):
             raise self._close_error(self._close_reason or f"{self!r} is closed") from None
 
@@ -306,16 +311,19 @@ class Connection:
     # -- background tasks ------------------------------------------------------------------
 
     async def _read_loop(self, link: _Link) -> None:
-        silence = self.silence if self.silence is not None else math.inf
+        silence = self.silence
+        # One scope for the whole loop, its deadline moved after every frame: cheaper
+        # than a new timeout scope per frame.
+        timer = anyio.CancelScope(
+            deadline=math.inf if silence is None else anyio.current_time() + silence
+        )
         reason = "reader stopped"
         try:
-            with link.scope:
+            with link.scope, timer:
                 while True:
-                    with anyio.move_on_after(silence) as timer:
-                        item = await link.transport.receive_frame()
-                    if timer.cancelled_caught:
-                        reason = f"no frame for {silence:g} s"
-                        break
+                    item = await link.transport.receive_frame()
+                    if silence is not None:
+                        timer.deadline = anyio.current_time() + silence
                     if not item:
                         continue  # heartbeat
                     if is_control(item):
@@ -323,7 +331,13 @@ class Connection:
                         continue
                     # Deliver, then count: if delivery is cancelled, the item is neither
                     # delivered nor counted, and the peer will resend it.
-                    await self._incoming_send.send(item)
+                    try:
+                        self._incoming_send.send_nowait(item)
+                    except anyio.WouldBlock:
+                        timer.deadline = math.inf  # a full queue is not a silent peer
+                        await self._incoming_send.send(item)
+                        if silence is not None:
+                            timer.deadline = anyio.current_time() + silence
                     self.replay.record_received()
                     if link.transport.acks:
                         self._unacked_bytes += len(item)
@@ -350,6 +364,8 @@ class Connection:
             )
         finally:
             link.done.set()
+        if timer.cancelled_caught and silence is not None:
+            reason = f"no frame for {silence:g} s"
         self._detach(link, reason)
 
     def _on_control(self, item: bytes) -> None:

@@ -202,7 +202,9 @@ class Server(Generic[Req, Resp, State]):
                     try:
                         await self.handler.on_disconnect(state)
                     finally:
-                        log.info("connection %d closed: %s", cid, conn.close_reason)
+                        log.info(
+                            "connection %d closed: %s", cid, conn.close_reason or "server stopped"
+                        )
 
     async def _dispatch(self, ctx: RequestContext[Req, Resp, State]) -> None:
         try:
