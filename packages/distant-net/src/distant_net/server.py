@@ -27,6 +27,7 @@ from .errors import ConnectionClosed, HandshakeError
 from .framed import TRANSPORT_ERRORS, FramedTransport
 from .handshake import NewConnection, Reconnection, ServerSettings, server_accept
 from .shutdown import Shutdown
+from .workers import WorkerPool
 
 __all__ = ["Server", "Handler", "RequestContext", "ConnectionInfo"]
 
@@ -183,6 +184,8 @@ class Server(Generic[Req, Resp, State]):
             try:
                 async with anyio.create_task_group() as tg:
                     tg.start_soon(self._expire_when_gone, conn)
+                    workers: WorkerPool[RequestContext[Req, Resp, State]]
+                    workers = WorkerPool(tg, self._dispatch)
                     async for item in conn:
                         try:
                             request = Request.from_bytes(item, self.request_kind)
@@ -191,7 +194,8 @@ class Server(Generic[Req, Resp, State]):
                             log.warning("connection %d: ignoring a bad request: %s", cid, exc)
                             continue
                         ctx = RequestContext(cid, request, state, conn, self.response_kind)
-                        tg.start_soon(self._dispatch, ctx)
+                        workers.submit(ctx)
+                    workers.close()
                     tg.cancel_scope.cancel()
             finally:
                 with anyio.CancelScope(shield=True):
