@@ -136,6 +136,7 @@ class _LeanClient:
 
         from distant_codec import MSG_EXTENDED_RESPONSE, Response
         from distant_codec import common as cm
+        from distant_net.acks import is_control
 
         send = self.transport.stream.send
         receive = self.transport.receive_frame
@@ -146,7 +147,7 @@ class _LeanClient:
             t0 = clock()
             await send(frame)
             item = await receive()
-            while not item:  # a heartbeat
+            while not item or is_control(item):  # a heartbeat, or the server's ack
                 item = await receive()
             reply = Response.from_bytes(item, MSG_EXTENDED_RESPONSE)
             record(clock() - t0)
