@@ -436,6 +436,15 @@ class _Field:
     default: Any  # _MISSING when required
     default_factory: Callable[[], Any] | None
     always: bool
+    # Derived once, as encoding runs for every message: whether the field may be left out
+    # when equal to its default, and that default (a factory is called once, here).
+    omittable: bool = dataclasses.field(init=False)
+    omit_value: Any = dataclasses.field(init=False)
+
+    def __post_init__(self) -> None:
+        required = self.default is _MISSING and self.default_factory is None
+        object.__setattr__(self, "omittable", not self.always and not required)
+        object.__setattr__(self, "omit_value", None if required else self.default_value())
 
     def default_value(self) -> Any:
         if self.default_factory is not None:
@@ -473,7 +482,7 @@ class Struct:
         out: dict[str, Any] = {}
         for f in self.schema():
             v = getattr(self, f.attr)
-            if not f.always and not f.required and v == f.default_value():
+            if f.omittable and v == f.omit_value:
                 continue
             out[f.key] = f.kind.to_obj(v)
         return out
@@ -487,7 +496,7 @@ class Struct:
         out: dict[str, Any] = {}
         for f in self.schema():
             v = getattr(self, f.attr)
-            if not f.always and not f.required and v == f.default_value():
+            if f.omittable and v == f.omit_value:
                 continue
             out[f.key] = f.kind.to_json(v)
         return out

@@ -21,6 +21,7 @@ import os
 import stat
 import struct
 import sys
+import threading
 from typing import Any
 
 from distant_codec import Metadata, UnixMetadata
@@ -62,6 +63,11 @@ def _load_statx() -> Any:
     return fn
 
 
+_statx_buffers = threading.local()
+_U32 = struct.Struct("=I")
+_I64 = struct.Struct("=q")
+
+
 def birth_time(path: str, st: os.stat_result) -> int | None:
     """The birth time of ``path`` itself (links not followed) in Unix seconds, if known."""
     birth = getattr(st, "st_birthtime", None)
@@ -70,13 +76,15 @@ def birth_time(path: str, st: os.stat_result) -> int | None:
     statx = _load_statx()
     if statx is None:
         return None
-    buf = ctypes.create_string_buffer(_STATX_SIZE)
+    buf = getattr(_statx_buffers, "buf", None)
+    if buf is None:  # one buffer per thread, reused: this runs on every metadata request
+        buf = _statx_buffers.buf = ctypes.create_string_buffer(_STATX_SIZE)
     if statx(_AT_FDCWD, os.fsencode(path), _AT_SYMLINK_NOFOLLOW, _STATX_BTIME, buf) != 0:
         return None
-    mask: int = struct.unpack_from("=I", buf.raw, 0)[0]
+    mask: int = _U32.unpack_from(buf, 0)[0]
     if not mask & _STATX_BTIME:
         return None
-    seconds: int = struct.unpack_from("=q", buf.raw, _STATX_BTIME_OFFSET)[0]
+    seconds: int = _I64.unpack_from(buf, _STATX_BTIME_OFFSET)[0]
     return seconds if seconds >= 0 else None
 
 
