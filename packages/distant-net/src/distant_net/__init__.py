@@ -25,6 +25,7 @@ from .errors import (
     NetError,
     ReconnectFailed,
     RequestTimeout,
+    find_os_error,
 )
 from .framed import READ_SIZE, TRANSPORT_ERRORS, FramedTransport
 from .handshake import (
@@ -71,6 +72,7 @@ __all__ = [
     "AuthenticationError",
     "ReconnectFailed",
     "RequestTimeout",
+    "find_os_error",
     # transports
     "ANY_HOST",
     "KeepAlive",

@@ -10,6 +10,7 @@ __all__ = [
     "AuthenticationError",
     "ReconnectFailed",
     "RequestTimeout",
+    "find_os_error",
 ]
 
 
@@ -39,3 +40,23 @@ class ReconnectFailed(ConnectionClosed):
 
 class RequestTimeout(NetError):
     """No reply arrived in time."""
+
+
+def find_os_error(exc: BaseException) -> OSError | None:
+    """The first ``OSError`` with an errno in ``exc``, its causes, contexts and exception
+    groups (anyio wraps connect failures, e.g. "All connection attempts failed")."""
+    seen: set[int] = set()
+    todo: list[BaseException] = [exc]
+    while todo:
+        item = todo.pop(0)
+        if id(item) in seen:
+            continue
+        seen.add(id(item))
+        if isinstance(item, OSError) and item.errno is not None:
+            return item
+        if isinstance(item, BaseExceptionGroup):
+            todo.extend(item.exceptions)
+        for linked in (item.__cause__, item.__context__):
+            if linked is not None:
+                todo.append(linked)
+    return None

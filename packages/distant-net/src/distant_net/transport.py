@@ -31,6 +31,7 @@ from typing import Any, Final
 import anyio
 from anyio.abc import SocketAttribute, SocketListener, SocketStream, TaskGroup
 
+from distant_net.errors import find_os_error
 from distant_net.socket_stream import SocketByteStream
 
 __all__ = [
@@ -109,24 +110,6 @@ async def _configured(stream: SocketStream, keepalive: KeepAlive | bool | None) 
     return SocketByteStream(stream)
 
 
-def _first_errno(exc: BaseException) -> OSError | None:
-    """The first OSError with an errno in ``exc``, its causes and exception groups."""
-    seen: set[int] = set()
-    todo: list[BaseException] = [exc]
-    while todo:
-        current = todo.pop(0)
-        if id(current) in seen:
-            continue
-        seen.add(id(current))
-        if isinstance(current, OSError) and current.errno is not None:
-            return current
-        if isinstance(current, BaseExceptionGroup):
-            todo.extend(current.exceptions)
-        if current.__cause__ is not None:
-            todo.append(current.__cause__)
-    return None
-
-
 def _format_host(host: str) -> str:
     return f"[{host}]" if ":" in host else host
 
@@ -153,7 +136,7 @@ async def _serve(
             try:
                 stream = await accept()
             except (OSError, anyio.BrokenResourceError) as exc:
-                error = _first_errno(exc)
+                error = find_os_error(exc)
                 if error is None:
                     raise
                 if error.errno in _ACCEPT_SKIP:
@@ -192,7 +175,7 @@ async def connect_tcp(
             errno.ETIMEDOUT, f"connecting to {_format_host(host)}:{port} timed out"
         ) from None
     except OSError as exc:
-        first = _first_errno(exc)
+        first = find_os_error(exc)
         if first is None:
             raise
         # A resolution failure stays a socket.gaierror; errno picks the OSError subclass
@@ -387,7 +370,7 @@ async def connect_unix(path: str | os.PathLike[str]) -> SocketStream:
     try:
         return SocketByteStream(await anyio.connect_unix(path))
     except OSError as exc:
-        first = _first_errno(exc)
+        first = find_os_error(exc)
         if first is None:
             raise
         raise OSError(first.errno, f"cannot connect to {path}: {first.strerror}") from exc

@@ -47,6 +47,7 @@ from distant_codec import ErrorKind, TunnelDirection, TunnelInfo
 from distant_codec import requests as rq
 from distant_codec import responses as rs
 from distant_codec.extensions import ExtendedResponse
+from distant_net import find_os_error
 from distant_server.api import Api
 from distant_server.context import ApiContext
 from distant_server.errors import ApiError, kind_of_errno
@@ -71,32 +72,13 @@ _TRANSIENT_ACCEPT_ERRNOS = frozenset(
 # -- helpers ---------------------------------------------------------------------------------
 
 
-def _os_error_in(exc: BaseException) -> OSError | None:
-    """The first ``OSError`` with an errno in ``exc``, its causes and exception groups."""
-    seen: set[int] = set()
-    todo: list[BaseException] = [exc]
-    while todo:
-        item = todo.pop(0)
-        if id(item) in seen:
-            continue
-        seen.add(id(item))
-        if isinstance(item, OSError) and item.errno is not None:
-            return item
-        if isinstance(item, BaseExceptionGroup):
-            todo.extend(item.exceptions)
-        for linked in (item.__cause__, item.__context__):
-            if linked is not None:
-                todo.append(linked)
-    return None
-
-
 def _api_error(exc: BaseException, what: str, default: ErrorKind = ErrorKind.OTHER) -> ApiError:
     """``exc`` as an ``ApiError`` saying ``<reason>: <what>``, with the OS error's kind."""
     if isinstance(exc, ApiError):
         return exc
     if isinstance(exc, socket.gaierror):
         return ApiError(ErrorKind.NOT_FOUND, f"{exc.strerror or exc}: {what}")
-    found = _os_error_in(exc)
+    found = find_os_error(exc)
     if found is not None:
         return ApiError(kind_of_errno(found.errno), f"{found.strerror or found}: {what}")
     if isinstance(exc, anyio.ClosedResourceError | anyio.BrokenResourceError):
@@ -376,7 +358,7 @@ class _Listener:
                 except anyio.ClosedResourceError:
                     return
                 except (OSError, anyio.BrokenResourceError) as exc:
-                    found = _os_error_in(exc)
+                    found = find_os_error(exc)
                     if found is None or found.errno not in _TRANSIENT_ACCEPT_ERRNOS:
                         log.warning("tunnel %d: accept failed: %r", self.id, exc)
                         return
