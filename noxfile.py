@@ -64,14 +64,17 @@ def typecheck(session: nox.Session) -> None:
     session.run("mypy", *[f"packages/{p}/src" for p in PACKAGES])
 
 
-@nox.session
+@nox.session(venv_backend="virtualenv")  # hatch inside a uv-made venv skips its build deps
 def build(session: nox.Session) -> None:
     """An sdist and a wheel for every package, each built in isolation by hatch."""
     session.install("hatch")
     out = ROOT / "dist"
+    # hatch keeps its build environments in a per-user data directory; a stale one there
+    # (an interrupted earlier build) breaks later builds, so this session uses its own.
+    env = {"HATCH_DATA_DIR": str(ROOT / ".nox" / "hatch-data")}
     for package in PACKAGES:
         with session.chdir(ROOT / "packages" / package):
-            session.run("hatch", "build", "-t", "sdist", "-t", "wheel", str(out))
+            session.run("hatch", "build", "-t", "sdist", "-t", "wheel", str(out), env=env)
     session.log(f"artifacts in {out}")
 
 
