@@ -27,6 +27,19 @@ from distant_net import (
 KEY = SecretKey.generate()
 
 
+class Echo:
+    """Answers every request with ``exists true``."""
+
+    async def on_connect(self, info: ConnectionInfo) -> None:
+        return None
+
+    async def on_request(self, ctx: RequestContext[Any, Any, None]) -> None:
+        await ctx.reply(Msg.single(rs.Exists(True)))
+
+    async def on_disconnect(self, state: None) -> None:
+        return None
+
+
 class ScriptedHandler:
     """Replies according to the request's path:
 

@@ -56,12 +56,10 @@ from distant_net import (
     Client,
     ClientSettings,
     Connection,
-    ConnectionInfo,
     ExponentialBackoff,
     Fail,
     FramedTransport,
     ReplayBuffer,
-    RequestContext,
     Server,
     ServerSettings,
     SyncHandlerAdapter,
@@ -71,6 +69,8 @@ from distant_net import (
     open_connection,
     synchronize,
 )
+
+from .harness import Echo
 
 pytestmark = pytest.mark.anyio
 
@@ -82,17 +82,6 @@ LINK_ERRORS = (
     anyio.ClosedResourceError,
     OSError,
 )
-
-
-class Echo:
-    async def on_connect(self, info: ConnectionInfo) -> None:
-        return None
-
-    async def on_request(self, ctx: RequestContext[Any, Any, None]) -> None:
-        await ctx.reply(Msg.single(rs.Exists(True)))
-
-    async def on_disconnect(self, state: None) -> None:
-        return None
 
 
 # -- the scene: a server, a good client, and an attacker's raw links ------------------------

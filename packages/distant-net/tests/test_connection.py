@@ -27,19 +27,19 @@ from distant_net import (
     Client,
     Connection,
     ConnectionClosed,
-    ConnectionInfo,
     ExponentialBackoff,
     Fail,
     FramedTransport,
     ReconnectFailed,
     ReconnectStrategy,
-    RequestContext,
     Server,
     ServerSettings,
     SyncHandlerAdapter,
     memory_stream_pair,
     open_connection,
 )
+
+from .harness import Echo
 
 pytestmark = pytest.mark.anyio
 
@@ -234,17 +234,6 @@ class MemoryListener(anyio.abc.Listener[anyio.abc.ByteStream]):
 
     async def aclose(self) -> None:
         await self._send.aclose()
-
-
-class Echo:
-    async def on_connect(self, info: ConnectionInfo) -> None:
-        return None
-
-    async def on_request(self, ctx: RequestContext[Any, Any, None]) -> None:
-        await ctx.reply(Msg.single(rs.Exists(True)))
-
-    async def on_disconnect(self, state: None) -> None:
-        return None
 
 
 @asynccontextmanager

@@ -131,28 +131,20 @@ async def unix_pair() -> Pair:
 
 Maker: TypeAlias = Callable[[], Awaitable[Pair]]
 
+TRANSPORT_PAIRS = [
+    pytest.param(memory_pair, clogged_memory_pair, id="memory"),
+    pytest.param(tcp_pair, None, id="tcp"),
+    pytest.param(unix_pair, None, id="unix"),
+]
 
-@pytest.mark.parametrize(
-    ("maker", "clogged_maker"),
-    [
-        pytest.param(memory_pair, clogged_memory_pair, id="memory"),
-        pytest.param(tcp_pair, None, id="tcp"),
-        pytest.param(unix_pair, None, id="unix"),
-    ],
-)
+
+@pytest.mark.parametrize(("maker", "clogged_maker"), TRANSPORT_PAIRS)
 def test_conformance(maker: Maker, clogged_maker: Maker | None) -> None:
     """trio.testing.check_half_closeable_stream (a superset of check_two_way_stream)."""
     trio.run(trio.testing.check_half_closeable_stream, maker, clogged_maker)
 
 
-@pytest.mark.parametrize(
-    ("maker", "clogged_maker"),
-    [
-        pytest.param(memory_pair, clogged_memory_pair, id="memory"),
-        pytest.param(tcp_pair, None, id="tcp"),
-        pytest.param(unix_pair, None, id="unix"),
-    ],
-)
+@pytest.mark.parametrize(("maker", "clogged_maker"), TRANSPORT_PAIRS)
 def test_two_way_conformance(maker: Maker, clogged_maker: Maker | None) -> None:
     trio.run(trio.testing.check_two_way_stream, maker, clogged_maker)
 

@@ -102,18 +102,10 @@ class FramedTransport:
                 raise
             decoder.feed(chunk)
 
-    def discard_buffered(self) -> None:
-        """Forget partially received data (before a synchronize on a fresh link)."""
-        self._decoder = FrameDecoder(self._decoder.max_item_size)
-
     async def aclose(self) -> None:
         with anyio.CancelScope(shield=True):
             with contextlib.suppress(*TRANSPORT_ERRORS):
                 await self.stream.aclose()
-
-    @staticmethod
-    def is_link_error(exc: BaseException) -> bool:
-        return isinstance(exc, (*TRANSPORT_ERRORS, CodecError))
 
 
 def _peer_name(stream: anyio.abc.ByteStream) -> str:
