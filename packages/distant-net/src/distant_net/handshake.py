@@ -22,7 +22,6 @@ from dataclasses import dataclass, field
 
 from distant_auth import (
     DEFAULT_ENCRYPTION_TYPE,
-    KNOWN_ENCRYPTION_TYPES,
     AuthenticationFailed,
     AuthProtocolError,
     ClientAuthenticator,
@@ -33,7 +32,6 @@ from distant_auth import (
     Keychain,
     KeyExchange,
     KeyExchangeData,
-    Negotiated,
     Notice,
     Reconnect,
     ResponseNeeded,
@@ -59,18 +57,13 @@ from distant_codec import (
     AuthInitialization,
     AuthStartMethod,
     AuthVerification,
-    ChainCodec,
-    Codec,
-    CompressionCodec,
-    CounterNonceCodec,
     ProtocolVersion,
-    XChaCha20Poly1305Codec,
-    codec_for,
 )
 
 from .auth_handler import AsyncAuthHandler
 from .errors import AuthenticationError, HandshakeError, IncompatibleVersion
 from .framed import FramedTransport
+from .negotiation import EXTENDED_ENCRYPTION_TYPES, build_codec
 from .replay import ReplayBuffer
 
 __all__ = [
@@ -84,9 +77,6 @@ __all__ = [
     "build_codec",
     "EXTENDED_ENCRYPTION_TYPES",
 ]
-
-EXTENDED_ENCRYPTION_TYPES = KNOWN_ENCRYPTION_TYPES | {COUNTER_NONCE_TYPE}
-"""Encryption types our peers understand: upstream's plus the counter-nonce extension."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -126,26 +116,6 @@ class ServerSettings:
     def __post_init__(self) -> None:
         extra = [t for t in self.encryption_types if t != DEFAULT_ENCRYPTION_TYPE]
         object.__setattr__(self, "offer", default_server_options(extra))
-
-
-def build_codec(negotiated: Negotiated, key: SecretKey | None, *, client: bool) -> Codec:
-    """The codec for a settled negotiation: encryption (if any) then compression."""
-    compression = (
-        None
-        if negotiated.compression_type is None
-        else CompressionCodec(negotiated.compression_type, negotiated.compression_level)
-    )
-    encryption: Codec | None = None
-    if negotiated.encryption_type is not None:
-        if key is None:
-            raise HandshakeError("an encryption type was chosen but no key was exchanged")
-        if negotiated.encryption_type == COUNTER_NONCE_TYPE:
-            encryption = CounterNonceCodec(key.expose(), client=client)
-        else:
-            encryption = XChaCha20Poly1305Codec(key.expose())
-    if encryption is None:
-        return codec_for(None, compression)
-    return encryption if compression is None else ChainCodec(encryption, compression)
 
 
 class _Frames:

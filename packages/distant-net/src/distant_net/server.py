@@ -20,7 +20,16 @@ import anyio
 import anyio.abc
 
 from distant_auth import Keychain, SecretKey
-from distant_codec import DEFAULT_MAX_ITEM_SIZE, CodecError, Header, Kind, Request, Response
+from distant_codec import (
+    DEFAULT_MAX_ITEM_SIZE,
+    CodecError,
+    Header,
+    Kind,
+    Request,
+    Response,
+    UntypedResponse,
+    new_id,
+)
 
 from .connection import DEFAULT_HEARTBEAT, Connection
 from .errors import ConnectionClosed, HandshakeError
@@ -61,6 +70,11 @@ class RequestContext(Generic[Req, Resp, State]):
     async def reply(self, payload: Resp, *, header: Header | None = None) -> None:
         response = Response(self.request.id, payload, header=dict(header or {}))
         await self._connection.send(response.to_bytes(self._response_kind))
+
+    async def reply_encoded(self, payload: bytes, *, header: Header | None = None) -> None:
+        """Reply with a payload that is already msgpack (a forwarding hot path)."""
+        response = UntypedResponse(new_id(), self.request.id, payload, dict(header or {}))
+        await self._connection.send(response.to_bytes())
 
 
 class Handler(Protocol[Req, Resp, State]):

@@ -159,7 +159,7 @@ def listen(options: ListenOptions) -> int:
             raise ValueError(f"--current-dir {options.current_dir}: {exc.strerror}") from None
     _configure_logging(options.log_file, options.log_level)
     if options.daemon:
-        from .daemon import detach
+        from distant_net.daemon import detach
 
         return detach(lambda ready: serve_until_shutdown(options, ready))
     return serve_until_shutdown(options, None)

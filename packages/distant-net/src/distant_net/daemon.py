@@ -11,11 +11,12 @@ __all__ = ["detach"]
 _READY_TIMEOUT = 30.0
 
 
-def detach(run: Callable[[Callable[[], None]], int]) -> int:
+def detach(run: Callable[[Callable[[], None]], int], *, name: str = "server") -> int:
     """Fork. The child starts a new session and calls ``run(ready)``; it must call
-    ``ready()`` once it has printed its credentials, which tells the parent to report
-    ``[distant server detached, pid = N]`` and exit 0, and points the child's standard
-    streams at /dev/null so that whoever launched it (an ssh session) is not held open.
+    ``ready()`` once it is serving (a server: once it printed its credentials), which tells
+    the parent to report ``[distant <name> detached, pid = N]`` and exit 0, and points the
+    child's standard streams at /dev/null so that whoever launched it (an ssh session) is
+    not held open.
     If the child fails before it is ready, the parent exits 1."""
     read_fd, write_fd = os.pipe()
     sys.stdout.flush()
@@ -23,7 +24,7 @@ def detach(run: Callable[[Callable[[], None]], int]) -> int:
     pid = os.fork()
     if pid:  # parent
         os.close(write_fd)
-        print(f"[distant server detached, pid = {pid}]", flush=True)
+        print(f"[distant {name} detached, pid = {pid}]", flush=True)
         ok = _wait_ready(read_fd)
         os.close(read_fd)
         return 0 if ok else 1

@@ -1,0 +1,210 @@
+"""A blocking client connection, for short-lived processes such as the CLI.
+
+It drives the sans-IO pieces of distant-codec and distant-auth over a plain blocking
+socket, and never imports anyio: a one-shot ``distant fs exists`` pays only for what it
+uses. It runs the whole bootstrap of §3.1 for a *new* connection (version, codec
+negotiation, ConnectType, authentication, OTP exchange) but keeps no replay buffer and
+never reconnects; the OTP is derived, as the server requires, and dropped.
+
+Sending is thread-safe (one lock); receiving belongs to one thread at a time.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import socket
+import threading
+from types import TracebackType
+
+from distant_auth import (
+    AuthenticationFailed,
+    AuthHandler,
+    AuthProtocolError,
+    ClientAuthenticator,
+    Connect,
+    HandshakeOptions,
+    KeyExchange,
+    KeyExchangeData,
+    SecretKey,
+    choose,
+    decode_connection_id,
+    drive,
+    encode_connect_type,
+    validate_choice,
+)
+from distant_codec import (
+    AUTHENTICATION,
+    AUTHENTICATION_RESPONSE,
+    DEFAULT_MAX_ITEM_SIZE,
+    PROTOCOL_VERSION,
+    VERSION_BYTES_LEN,
+    Codec,
+    CodecError,
+    FrameDecoder,
+    PlainCodec,
+    ProtocolVersion,
+)
+
+from .errors import AuthenticationError, ConnectionClosed, HandshakeError, IncompatibleVersion
+from .negotiation import EXTENDED_ENCRYPTION_TYPES, build_codec
+
+__all__ = ["BlockingConnection", "blocking_connect", "connect_unix_blocking"]
+
+_READ_SIZE = 256 * 1024
+
+
+class BlockingConnection:
+    """Frames through a codec over one blocking socket; heartbeats are skipped."""
+
+    def __init__(self, sock: socket.socket, *, max_item_size: int = DEFAULT_MAX_ITEM_SIZE) -> None:
+        self.sock = sock
+        self.codec: Codec = PlainCodec()
+        self.connection_id = 0
+        self._decoder = FrameDecoder(max_item_size)
+        self._send_lock = threading.Lock()
+        self._closed = False
+
+    # -- raw, before framing (the version bytes) ---------------------------------------------
+
+    def _receive_exactly(self, n: int) -> bytes:
+        data = bytearray()
+        while len(data) < n:
+            chunk = self.sock.recv(n - len(data))
+            if not chunk:
+                raise ConnectionClosed("the peer closed the connection during the handshake")
+            data += chunk
+        return bytes(data)
+
+    # -- frames ------------------------------------------------------------------------------
+
+    def send(self, item: bytes) -> None:
+        """Send one item (thread-safe)."""
+        frame = self.codec.encode_framed(item)
+        with self._send_lock:
+            if self._closed:
+                raise ConnectionClosed("the connection is closed")
+            try:
+                self.sock.sendall(frame)
+            except OSError as exc:
+                raise ConnectionClosed(f"the connection broke: {exc}") from exc
+
+    def receive_frame(self) -> bytes:
+        """The next decoded item, ``b""`` for a heartbeat. :class:`ConnectionClosed` at EOF;
+        ``TimeoutError`` when the socket has a timeout and it passes."""
+        decoder = self._decoder
+        while True:
+            frame = decoder.next_frame()
+            if frame is not None:
+                return self.codec.decode(frame)
+            try:
+                chunk = self.sock.recv(_READ_SIZE)
+            except TimeoutError:
+                raise
+            except OSError as exc:
+                raise ConnectionClosed(f"the connection broke: {exc}") from exc
+            if not chunk:
+                try:
+                    decoder.eof()
+                except CodecError as exc:
+                    raise ConnectionClosed(f"the connection closed mid-frame: {exc}") from None
+                raise ConnectionClosed("the peer closed the connection")
+            decoder.feed(chunk)
+
+    def receive(self) -> bytes:
+        """The next non-empty item (heartbeats skipped)."""
+        while True:
+            item = self.receive_frame()
+            if item:
+                return item
+
+    def close(self) -> None:
+        with self._send_lock:
+            if self._closed:
+                return
+            self._closed = True
+        with contextlib.suppress(OSError):
+            self.sock.shutdown(socket.SHUT_RDWR)
+        self.sock.close()
+
+    def __enter__(self) -> BlockingConnection:
+        return self
+
+    def __exit__(
+        self,
+        exc_type: type[BaseException] | None,
+        exc: BaseException | None,
+        tb: TracebackType | None,
+    ) -> None:
+        self.close()
+
+
+def connect_unix_blocking(path: str, *, timeout: float | None = None) -> socket.socket:
+    """A connected blocking Unix stream socket (``OSError`` if nothing listens there)."""
+    sock = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
+    try:
+        sock.settimeout(timeout)
+        sock.connect(path)
+    except BaseException:
+        sock.close()
+        raise
+    return sock
+
+
+def blocking_connect(
+    sock: socket.socket,
+    handler: AuthHandler,
+    *,
+    encrypt: bool = False,
+    version: ProtocolVersion = PROTOCOL_VERSION,
+    max_item_size: int = DEFAULT_MAX_ITEM_SIZE,
+) -> BlockingConnection:
+    """Bootstrap a new connection over ``sock`` (§3.1) and return it.
+
+    ``encrypt=False`` (the default) picks no encryption, which the Choice allows: meant for
+    the private manager socket, where it saves a key exchange and every frame's AEAD. The
+    socket's own timeout, if any, bounds each read.
+    """
+    conn = BlockingConnection(sock, max_item_size=max_item_size)
+    try:
+        server_version = ProtocolVersion.from_bytes(conn._receive_exactly(VERSION_BYTES_LEN))
+        if not version.is_compatible_with(server_version):
+            raise IncompatibleVersion(
+                f"server protocol {server_version} is not compatible with ours ({version})"
+            )
+        options = HandshakeOptions.from_msgpack(conn.receive())
+        # Our own extension cipher only where acknowledgements are not expected: the
+        # blocking client does not speak them, so it sticks to upstream's cipher.
+        choice = choose(options, encrypt=encrypt)
+        conn.send(choice.to_msgpack())
+        negotiated = validate_choice(choice, known_encryption_types=EXTENDED_ENCRYPTION_TYPES)
+        key = _exchange_keys(conn) if negotiated.encryption_type is not None else None
+        conn.codec = build_codec(negotiated, key, client=True)
+        conn.send(encode_connect_type(Connect()))
+        conn.connection_id = decode_connection_id(conn.receive())
+        _authenticate(conn, handler)
+        _exchange_keys(conn)  # the OTP: required by the server, useless without reconnects
+    except (CodecError, AuthProtocolError) as exc:
+        conn.close()
+        raise HandshakeError(f"bad handshake from the server: {exc}") from None
+    except BaseException:
+        conn.close()
+        raise
+    return conn
+
+
+def _exchange_keys(conn: BlockingConnection) -> SecretKey:
+    kx = KeyExchange()
+    conn.send(kx.data.to_msgpack())
+    return kx.derive(KeyExchangeData.from_msgpack(conn.receive()))
+
+
+def _authenticate(conn: BlockingConnection, handler: AuthHandler) -> None:
+    authenticator = ClientAuthenticator()
+    while not authenticator.finished:
+        msg = AUTHENTICATION.decode(conn.receive())
+        try:
+            answer = drive(authenticator, handler, msg)
+        except AuthenticationFailed as exc:
+            raise AuthenticationError(str(exc)) from None
+        if answer is not None:
+            conn.send(AUTHENTICATION_RESPONSE.encode(answer))
