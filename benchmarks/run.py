@@ -9,7 +9,7 @@ import importlib
 import sys
 from pathlib import Path
 
-BENCHMARKS = ["bench_codec", "bench_net", "bench_server"]
+BENCHMARKS = ["bench_codec", "bench_net", "bench_server", "bench_cli"]
 
 
 def main(argv: list[str]) -> None:

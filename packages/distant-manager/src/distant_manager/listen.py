@@ -91,7 +91,10 @@ async def serve_manager(
                 request_kind=MANAGER_REQUEST,
                 response_kind=MANAGER_RESPONSE,
                 settings=ServerSettings(verifier=Verifier.none),
-                grace=0.0,  # a CLI never reconnects: a lost link ends its channels at once
+                # A CLI never reconnects: a lost link ends its channels at once, and no
+                # backup of sent frames is kept (it would hold up to 256 MiB per client).
+                grace=0.0,
+                replay_bytes=0,
             )
             await tg.start(server.serve, listener)
             if ready is not None:

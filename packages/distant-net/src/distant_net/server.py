@@ -100,8 +100,12 @@ class Server(Generic[Req, Resp, State]):
         grace: float = 300.0,
         handshake_timeout: float = 60.0,
         max_item_size: int = DEFAULT_MAX_ITEM_SIZE,
+        replay_bytes: int | None = None,
     ) -> None:
+        """``replay_bytes`` bounds each connection's backup of sent frames (§5.4); 0 keeps
+        none, for clients that never reconnect (the manager's local socket)."""
         self.handler = handler
+        self.replay_bytes = replay_bytes
         self.request_kind = request_kind
         self.response_kind = response_kind
         self.settings = settings
@@ -150,6 +154,7 @@ class Server(Generic[Req, Resp, State]):
                     keychain=self.keychain,
                     is_taken=self.connections.__contains__,
                     previous_otp=self._previous_otp,
+                    replay_bytes=self.replay_bytes,
                 )
                 if not isinstance(result, NewConnection):
                     await self._resume(result, transport, peer)
