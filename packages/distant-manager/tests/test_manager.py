@@ -231,3 +231,35 @@ def test_socket_rules(tmp_path: Path, manager: RunningManager) -> None:
 def test_missing_manager(tmp_path: Path) -> None:
     with pytest.raises(ManagerUnavailable, match="no manager is listening"):
         BlockingManagerClient.connect([str(tmp_path / "none.sock")])
+
+
+def test_server_killed_mid_session_ends_its_channels(manager: RunningManager) -> None:
+    import os
+    import signal
+
+    from distant_net import ConnectionClosed
+
+    from .harness import children_of
+
+    with manager.client() as client:
+        before = set(children_of(manager.process.pid))
+        cid, _ = launch_local(client)
+        other, _ = launch_local(client)
+        servers = set(children_of(manager.process.pid)) - before
+        assert len(servers) == 2
+        channel = client.open_channel(cid)
+        started = time.monotonic()
+        channel.send(Msg.single(rq.ProcSpawn("sleep 30")))
+        spawned = channel.receive()
+        assert isinstance(spawned.payload.value, rs.ProcSpawned)
+        # Which server is ours? The one whose child is the sleep.
+        (ours,) = [pid for pid in servers if children_of(pid)]
+        os.kill(ours, signal.SIGKILL)
+        with pytest.raises(ConnectionClosed, match="connection to the server ended"):
+            while True:
+                channel.receive()
+        assert time.monotonic() - started < 10
+        assert cid not in client.list()
+        survivor = client.open_channel(other)
+        assert survivor.request(Msg.single(rq.Exists("/"))).payload.value == rs.Exists(True)
+        client.kill(other)

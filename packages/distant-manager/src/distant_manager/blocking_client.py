@@ -300,7 +300,7 @@ class BlockingChannel:
             if decoded is None:
                 reply = _check(MANAGER_RESPONSE.decode(envelope.payload))
                 if isinstance(reply, mresp.ChannelClosed):
-                    raise ConnectionClosed("the channel was closed")
+                    raise ConnectionClosed("the connection to the server ended")
                 continue
             return decoded[1]
 

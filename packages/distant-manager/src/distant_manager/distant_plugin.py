@@ -53,6 +53,7 @@ _GLOBAL_HOSTS = {"0.0.0.0", "::", "[::]"}
 class _Launched:
     process: anyio.abc.Process
     port: int
+    exited: anyio.Event
 
 
 class DistantPlugin:
@@ -92,15 +93,24 @@ class DistantPlugin:
             return await connect_tcp(host, port, timeout=CONNECT_TIMEOUT)
 
         established = False
+        watched = self._launched.get(port) if _is_local(host) else None
         try:
-            async with open_connection(
-                dial,
-                handler=handler,
-                strategy=ExponentialBackoff(),
-                connect_timeout=CONNECT_TIMEOUT,
-            ) as connection:
+            async with (
+                open_connection(
+                    dial,
+                    handler=handler,
+                    strategy=ExponentialBackoff(),
+                    connect_timeout=CONNECT_TIMEOUT,
+                ) as connection,
+                anyio.create_task_group() as tg,
+            ):
                 established = True
+                if watched is not None:
+                    # A server we launched that dies will not come back: end the connection
+                    # now rather than retrying (its channels learn at once).
+                    tg.start_soon(_close_when_exited, watched, connection)
                 yield connection
+                tg.cancel_scope.cancel()
         except AuthenticationError as exc:
             raise PluginError(f"authentication with {host}:{port} failed: {exc}") from None
         except HandshakeError as exc:
@@ -152,9 +162,10 @@ class DistantPlugin:
         if credentials.port is None:  # pragma: no cover - find_credentials requires one
             await _terminate(process)
             raise PluginError("the launched server printed no port")
-        self._launched[credentials.port] = _Launched(process, credentials.port)
+        launched = _Launched(process, credentials.port, anyio.Event())
+        self._launched[credentials.port] = launched
         if self._tg is not None:
-            self._tg.start_soon(_drain, process)
+            self._tg.start_soon(_drain, launched)
         host = credentials.host
         if host in _GLOBAL_HOSTS:
             host = destination.host or "localhost"
@@ -198,12 +209,25 @@ async def _read_credentials(process: anyio.abc.Process, timeout: float) -> Desti
     raise PluginError(f"the launched server exited with code {code} before it was ready")
 
 
-async def _drain(process: anyio.abc.Process) -> None:
-    """Keep reading the server's stdout so it can never block on a full pipe."""
+async def _drain(launched: _Launched) -> None:
+    """Keep reading the server's stdout so it can never block on a full pipe; then reap it
+    and tell whoever watches that it exited."""
+    process = launched.process
     assert process.stdout is not None
-    with contextlib.suppress(anyio.ClosedResourceError, anyio.BrokenResourceError, OSError):
-        async for _ in process.stdout:
-            pass
+    try:
+        with contextlib.suppress(anyio.ClosedResourceError, anyio.BrokenResourceError, OSError):
+            async for _ in process.stdout:
+                pass
+        await process.wait()
+    finally:
+        launched.exited.set()
+
+
+async def _close_when_exited(launched: _Launched, link: ServerLink) -> None:
+    await launched.exited.wait()
+    code = launched.process.returncode
+    log.info("the launched server on port %d exited (code %s)", launched.port, code)
+    await link.aclose(f"the server exited (code {code})")
 
 
 async def _terminate(process: anyio.abc.Process) -> None:

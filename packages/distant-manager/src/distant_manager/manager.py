@@ -7,6 +7,7 @@ connection exits long before the connection ends.
 
 from __future__ import annotations
 
+import contextlib
 import logging
 import secrets
 from dataclasses import dataclass, field
@@ -185,8 +186,11 @@ class Manager:
     async def _forget(self, conn: ManagedConnection) -> None:
         self.connections.pop(conn.id, None)
         await self.tunnels.close_for_connection(conn.id)
-        for channel_id in list(conn.channels):
+        for channel_id, sink in list(conn.channels.items()):
             self._drop_channel(channel_id)
+            if sink.on_close is not None:  # tell its client: no more responses will come
+                with contextlib.suppress(Exception):
+                    await sink.on_close()
         await conn.link.aclose("killed")
 
     # -- channels ----------------------------------------------------------------------------
@@ -199,7 +203,10 @@ class Manager:
         async def deliver(response: Any) -> None:
             await ctx.reply_encoded(encode_channel_response(channel_id, response, binary=binary))
 
-        sink = ChannelSink(channel_id, connection_id, deliver)
+        async def closed() -> None:
+            await ctx.reply(mresp.ChannelClosed(channel_id))
+
+        sink = ChannelSink(channel_id, connection_id, deliver, closed)
         conn.channels[channel_id] = sink
         self.channels[channel_id] = sink
         ctx.state.channels.add(channel_id)
