@@ -4,5 +4,7 @@ import distant_cli
 
 
 def test_public_api() -> None:
-    assert distant_cli.__all__ == []
+    assert distant_cli.__all__ == ["__version__", "main"]
+    assert distant_cli.__version__
+    assert callable(distant_cli.main)
     assert distant_cli.__doc__

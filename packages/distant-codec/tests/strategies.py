@@ -4,6 +4,7 @@ covered without listing its fields by hand."""
 from __future__ import annotations
 
 import dataclasses
+import importlib
 import string
 import sys
 from typing import Any
@@ -91,11 +92,14 @@ def for_struct(cls: type[dc.Struct]) -> st.SearchStrategy[Any]:
 
 def all_struct_classes() -> list[type[dc.Struct]]:
     """Every Struct subclass defined in distant_codec."""
+    for module in dc._SUBMODULES:  # the package imports its submodules lazily: load them all
+        importlib.import_module(f"distant_codec.{module}")
     seen: list[type[dc.Struct]] = []
     stack = list(dc.Struct.__subclasses__())
     while stack:
         cls = stack.pop()
-        # dataclass(slots=True) replaces the class it decorates; keep the module's one only.
+        # @struct (like dataclass(slots=True)) replaces the class it decorates; keep the
+        # module's one only.
         module = sys.modules.get(cls.__module__)
         if (
             cls not in seen

@@ -43,3 +43,23 @@ async def test_idle_workers_are_reused() -> None:
             await anyio.sleep(0.001)  # let it finish: one worker suffices for serial load
         pool.close()
     assert len(tasks) <= 2
+
+
+async def test_lanes_keep_arrival_order_per_key() -> None:
+    from distant_net.workers import Lanes
+
+    seen: list[tuple[str, int]] = []
+
+    async def handle(job: tuple[str, int]) -> None:
+        _, n = job
+        await anyio.sleep(0.01 * ((n * 7) % 3))  # uneven durations would reorder a pool
+        seen.append(job)
+
+    async with anyio.create_task_group() as tg:
+        lanes: Lanes[tuple[str, int]] = Lanes(tg, handle)
+        for n in range(10):
+            lanes.submit("a", ("a", n))
+            lanes.submit("b", ("b", n))
+    assert [n for k, n in seen if k == "a"] == list(range(10))
+    assert [n for k, n in seen if k == "b"] == list(range(10))
+    assert lanes._queues == {}  # idle lanes leave nothing behind

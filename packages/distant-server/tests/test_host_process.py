@@ -329,3 +329,21 @@ async def test_closing_the_table_reaps_processes_whose_stream_never_started() ->
     assert child.reaped
     await wait_reaped(pid)
     assert len(table) == 0
+
+
+async def test_stdin_writes_arrive_in_order_and_empty_closes_stdin() -> None:
+    """Fired writes for one process are applied in arrival order (they run in one lane),
+    and an empty write ends the process's input."""
+    chunks = [bytes([65 + i % 26]) * 70_000 for i in range(12)]
+    async with (
+        api_client(ProcessOps()) as client,
+        spawned(client, "sha256sum") as (id, mailbox),
+    ):
+        for chunk in chunks:
+            await client.fire(Msg.single(rq.ProcStdin(id, chunk)))
+        await client.fire(Msg.single(rq.ProcStdin(id, b"")))
+        out, _, done = await collect(mailbox, id)
+    import hashlib
+
+    assert done.success
+    assert out.split()[0].decode() == hashlib.sha256(b"".join(chunks)).hexdigest()

@@ -254,7 +254,10 @@ async def test_close_gives_up_flushing_to_a_peer_that_does_not_read() -> None:
         failed = [r for r in replies if r != rs.Ok()]
         assert failed, "some writes should never have fit"
         assert replies == [rs.Ok()] * (40 - len(failed)) + failed  # in order
-        assert {r.kind for r in failed} == {ErrorKind.NOT_CONNECTED}
+        # The write in progress fails as not_connected; writes still queued behind it in
+        # the tunnel's lane (writes run in arrival order) find the tunnel gone.
+        assert failed[0].kind == ErrorKind.NOT_CONNECTED
+        assert {r.kind for r in failed} <= {ErrorKind.NOT_CONNECTED, ErrorKind.NOT_FOUND}
         stuck.set()
 
 

@@ -15,78 +15,122 @@
 Nothing here does I/O, starts threads, or logs. Decoders raise only
 :class:`distant_codec.CodecError`; state machines raise :class:`LocalProtocolError`,
 :class:`RemoteProtocolError` or :class:`AuthenticationFailed`.
+
+Importing the package is cheap: every name is loaded from its submodule on first access
+(PEP 562). ``cryptography`` is imported only once a key exchange runs.
 """
 
-from .client import (
-    AuthNotice,
-    AuthRequest,
-    ClientAuthenticator,
-    ClientEvent,
-    ClientState,
-    Finished,
-    Notice,
-    ResponseNeeded,
+from __future__ import annotations
+
+import sys
+
+TYPE_CHECKING = False  # what typing.TYPE_CHECKING is at run time, without importing typing
+if TYPE_CHECKING:
+    from typing import Any
+
+    from .client import (
+        AuthNotice,
+        AuthRequest,
+        ClientAuthenticator,
+        ClientEvent,
+        ClientState,
+        Finished,
+        Notice,
+        ResponseNeeded,
+    )
+    from .connect_type import (
+        Connect,
+        ConnectType,
+        Reconnect,
+        decode_connect_type,
+        decode_connection_id,
+        encode_connect_type,
+        encode_connection_id,
+    )
+    from .errors import (
+        AuthenticationFailed,
+        AuthProtocolError,
+        LocalProtocolError,
+        RemoteProtocolError,
+    )
+    from .handler import (
+        AuthHandler,
+        BaseAuthHandler,
+        DummyHandler,
+        NoneHandler,
+        PromptHandler,
+        StaticKeyHandler,
+        drive,
+    )
+    from .handshake import (
+        COMPRESSION_LEVELS,
+        COMPRESSION_TYPES,
+        DEFAULT_ENCRYPTION_TYPE,
+        KNOWN_ENCRYPTION_TYPES,
+        UNKNOWN,
+        HandshakeChoice,
+        HandshakeOptions,
+        Negotiated,
+        choose,
+        compression_type_name,
+        default_server_options,
+        encryption_type_name,
+        is_known_compression_level,
+        is_known_compression_type,
+        is_known_encryption_type,
+        validate_choice,
+    )
+    from .key_exchange import SALT_LENGTH, KeyExchange, KeyExchangeData
+    from .keychain import Keychain
+    from .methods import (
+        NONE,
+        STATIC_KEY,
+        STATIC_KEY_CHALLENGE,
+        STATIC_KEY_LABEL,
+        AuthMethod,
+        MethodMessage,
+        MethodOutcome,
+        MethodResponse,
+        MethodSession,
+        MethodStep,
+        NoneMethod,
+        StaticKeyMethod,
+    )
+    from .secret import SECRET_KEY_LENGTH, SecretKey
+    from .verifier import Verifier, VerifierState
+
+# Where each public name lives. Keep in step with the imports above, which are what type
+# checkers see (test_public_api.py checks that the two agree).
+# fmt: off
+_SUBMODULE_EXPORTS: dict[str, tuple[str, ...]] = {
+    "client": ("AuthNotice", "AuthRequest", "ClientAuthenticator", "ClientEvent", "ClientState",
+               "Finished", "Notice", "ResponseNeeded"),
+    "connect_type": ("Connect", "ConnectType", "Reconnect", "decode_connect_type",
+                     "decode_connection_id", "encode_connect_type", "encode_connection_id"),
+    "errors": ("AuthenticationFailed", "AuthProtocolError", "LocalProtocolError",
+               "RemoteProtocolError"),
+    "handler": ("AuthHandler", "BaseAuthHandler", "DummyHandler", "NoneHandler", "PromptHandler",
+                "StaticKeyHandler", "drive"),
+    "handshake": ("COMPRESSION_LEVELS", "COMPRESSION_TYPES", "DEFAULT_ENCRYPTION_TYPE",
+                  "KNOWN_ENCRYPTION_TYPES", "UNKNOWN", "HandshakeChoice", "HandshakeOptions",
+                  "Negotiated", "choose", "compression_type_name", "default_server_options",
+                  "encryption_type_name", "is_known_compression_level",
+                  "is_known_compression_type", "is_known_encryption_type", "validate_choice"),
+    "key_exchange": ("SALT_LENGTH", "KeyExchange", "KeyExchangeData"),
+    "keychain": ("Keychain",),
+    "methods": ("NONE", "STATIC_KEY", "STATIC_KEY_CHALLENGE", "STATIC_KEY_LABEL", "AuthMethod",
+                "MethodMessage", "MethodOutcome", "MethodResponse", "MethodSession", "MethodStep",
+                "NoneMethod", "StaticKeyMethod"),
+    "secret": ("SECRET_KEY_LENGTH", "SecretKey"),
+    "verifier": ("Verifier", "VerifierState"),
+}
+_SUBMODULES = (
+    "client", "connect_type", "errors", "handler", "handshake", "key_exchange", "keychain",
+    "methods", "secret", "verifier",
 )
-from .connect_type import (
-    Connect,
-    ConnectType,
-    Reconnect,
-    decode_connect_type,
-    decode_connection_id,
-    encode_connect_type,
-    encode_connection_id,
-)
-from .errors import (
-    AuthenticationFailed,
-    AuthProtocolError,
-    LocalProtocolError,
-    RemoteProtocolError,
-)
-from .handler import (
-    AuthHandler,
-    BaseAuthHandler,
-    DummyHandler,
-    NoneHandler,
-    PromptHandler,
-    StaticKeyHandler,
-    drive,
-)
-from .handshake import (
-    COMPRESSION_LEVELS,
-    COMPRESSION_TYPES,
-    DEFAULT_ENCRYPTION_TYPE,
-    KNOWN_ENCRYPTION_TYPES,
-    UNKNOWN,
-    HandshakeChoice,
-    HandshakeOptions,
-    Negotiated,
-    choose,
-    compression_type_name,
-    default_server_options,
-    encryption_type_name,
-    is_known_compression_level,
-    is_known_compression_type,
-    is_known_encryption_type,
-    validate_choice,
-)
-from .key_exchange import SALT_LENGTH, KeyExchange, KeyExchangeData
-from .keychain import Keychain
-from .methods import (
-    NONE,
-    STATIC_KEY,
-    STATIC_KEY_CHALLENGE,
-    STATIC_KEY_LABEL,
-    AuthMethod,
-    MethodMessage,
-    MethodOutcome,
-    MethodResponse,
-    MethodSession,
-    MethodStep,
-    NoneMethod,
-    StaticKeyMethod,
-)
-from .secret import SECRET_KEY_LENGTH, SecretKey
-from .verifier import Verifier, VerifierState
+# fmt: on
+_MODULE_OF: dict[str, str] = {sub: sub for sub in _SUBMODULES}
+_MODULE_OF.update((name, sub) for sub, names in _SUBMODULE_EXPORTS.items() for name in names)
 
 __all__ = [
     # errors
@@ -160,3 +204,21 @@ __all__ = [
     # OTP keychain (§5.4)
     "Keychain",
 ]
+
+
+if not TYPE_CHECKING:  # type checkers see the imports above, not a catch-all __getattr__
+
+    def __getattr__(name: str) -> Any:
+        """Import the submodule that defines ``name``, on first access only."""
+        submodule = _MODULE_OF.get(name)
+        if submodule is None:
+            raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
+        qualified = f"{__name__}.{submodule}"
+        __import__(qualified)
+        module = sys.modules[qualified]
+        value = module if submodule == name else getattr(module, name)
+        globals()[name] = value
+        return value
+
+    def __dir__() -> list[str]:
+        return sorted({*globals(), *__all__, *_SUBMODULES})

@@ -29,9 +29,8 @@ cannot carry on by mistake.
 from __future__ import annotations
 
 import enum
-from dataclasses import dataclass
 
-from distant_codec import (
+from distant_codec.authentication import (
     AuthChallenge,
     AuthChallengeResponse,
     Authentication,
@@ -46,6 +45,7 @@ from distant_codec import (
     AuthVerification,
     AuthVerificationResponse,
 )
+from distant_codec.schema import struct
 
 from .errors import AuthenticationFailed, LocalProtocolError, RemoteProtocolError
 
@@ -73,21 +73,21 @@ _RESPONSE_FOR: dict[type, type] = {
 }
 
 
-@dataclass(frozen=True, slots=True)
+@struct
 class ResponseNeeded:
     """Answer ``request`` with :meth:`ClientAuthenticator.respond` before reading on."""
 
     request: AuthRequest
 
 
-@dataclass(frozen=True, slots=True)
+@struct
 class Notice:
     """A one-way message: the method being started, information, or a non-fatal error."""
 
     msg: AuthNotice
 
 
-@dataclass(frozen=True, slots=True)
+@struct
 class Finished:
     """``auth_finished``: authentication succeeded."""
 

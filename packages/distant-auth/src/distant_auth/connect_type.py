@@ -11,11 +11,10 @@ For ``Connect`` the server answers with the connection id: a bare msgpack unsign
 
 from __future__ import annotations
 
-from dataclasses import dataclass
 from typing import Any, Final
 
-from distant_codec import CodecError, Struct, packb, unpackb
-from distant_codec.schema import U32, UINT32, Bin
+from distant_codec.errors import CodecError
+from distant_codec.schema import U32, UINT32, Bin, Struct, packb, struct, unpackb
 
 from .secret import SECRET_KEY_LENGTH, SecretKey
 
@@ -33,12 +32,12 @@ _CONNECT: Final = "Connect"
 _RECONNECT: Final = "Reconnect"
 
 
-@dataclass(frozen=True, slots=True)
+@struct
 class Connect:
     """A new connection: the server replies with a fresh connection id."""
 
 
-@dataclass(frozen=True, slots=True)
+@struct
 class Reconnect:
     """Resume connection ``id``, proving it with the 32-byte OTP from the last exchange."""
 
@@ -55,7 +54,7 @@ class Reconnect:
 ConnectType = Connect | Reconnect
 
 
-@dataclass(frozen=True, slots=True)
+@struct
 class _ReconnectBody(Struct):
     """The wire body of ``Reconnect``; keeps the OTP as plain bytes only transiently."""
 

@@ -21,7 +21,7 @@ from __future__ import annotations
 from typing import TYPE_CHECKING
 
 if TYPE_CHECKING:
-    from distant_codec import AuthError
+    from distant_codec.authentication import AuthError
 
 __all__ = [
     "AuthProtocolError",

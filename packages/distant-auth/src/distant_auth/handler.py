@@ -14,7 +14,7 @@ from __future__ import annotations
 from collections.abc import Callable, Iterable, Sequence
 from typing import Protocol, runtime_checkable
 
-from distant_codec import (
+from distant_codec.authentication import (
     AuthChallenge,
     AuthChallengeResponse,
     Authentication,

@@ -13,11 +13,10 @@ sent. :func:`is_known_compression_type` and friends tell known from unknown.
 from __future__ import annotations
 
 from collections.abc import Iterable
-from dataclasses import dataclass
 from typing import Annotated, Final
 
-from distant_codec import CompressionLevel, CompressionType, EncryptionType, Struct
-from distant_codec.schema import ALWAYS
+from distant_codec.codecs import CompressionLevel, CompressionType, EncryptionType
+from distant_codec.schema import ALWAYS, Struct, struct
 
 from .errors import RemoteProtocolError
 
@@ -57,7 +56,7 @@ KNOWN_ENCRYPTION_TYPES: Final[frozenset[str]] = frozenset({DEFAULT_ENCRYPTION_TY
 :func:`validate_choice` when an extension cipher is available on both sides."""
 
 
-@dataclass(frozen=True, slots=True)
+@struct
 class HandshakeOptions(Struct):
     """What the server offers (server → client)."""
 
@@ -65,7 +64,7 @@ class HandshakeOptions(Struct):
     encryption_types: tuple[str, ...]
 
 
-@dataclass(frozen=True, slots=True)
+@struct
 class HandshakeChoice(Struct):
     """What the client picked (client → server). All three keys are always on the wire,
     nil when ``None``; a missing key decodes as ``None``, as serde does for ``Option``."""
@@ -75,7 +74,7 @@ class HandshakeChoice(Struct):
     encryption_type: Annotated[str | None, ALWAYS] = None
 
 
-@dataclass(frozen=True, slots=True)
+@struct
 class Negotiated:
     """A validated choice, in the codec's own types, ready to build the codecs from.
 

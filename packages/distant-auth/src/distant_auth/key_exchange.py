@@ -15,18 +15,19 @@ The derivation is symmetric, so both sides get the same key.
 from __future__ import annotations
 
 import os
-from dataclasses import dataclass
-from typing import Final
+from typing import TYPE_CHECKING, Final
 
-from cryptography.hazmat.primitives import hashes, serialization
-from cryptography.hazmat.primitives.asymmetric import ec
-from cryptography.hazmat.primitives.kdf.hkdf import HKDF
-
-from distant_codec import Struct
-from distant_codec.schema import Bin
+from distant_codec.schema import Bin, Struct, struct
 
 from .errors import LocalProtocolError
 from .secret import SECRET_KEY_LENGTH, SecretKey
+
+if TYPE_CHECKING:
+    from cryptography.hazmat.primitives.asymmetric import ec
+
+# ``cryptography`` is imported by the functions that use it, not with this module: its
+# EC, HKDF and serialization modules take longer to import than the rest of the handshake,
+# and the CLI's fast path imports this module without ever exchanging a key.
 
 __all__ = ["KeyExchangeData", "KeyExchange", "SALT_LENGTH"]
 
@@ -52,13 +53,15 @@ def _load_point(data: bytes) -> ec.EllipticCurvePublicKey:
             f"public_key must be a SEC1 P-256 point of 65 bytes (04 || X || Y) or 33 bytes "
             f"(02/03 || X); got {n} bytes"
         )
+    from cryptography.hazmat.primitives.asymmetric import ec
+
     try:
         return ec.EllipticCurvePublicKey.from_encoded_point(ec.SECP256R1(), data)
     except Exception:  # cryptography's error types vary between versions
         raise ValueError("public_key is not a point on the P-256 curve") from None
 
 
-@dataclass(frozen=True, slots=True)
+@struct
 class KeyExchangeData(Struct):
     """``{"public_key": bin, "salt": bin(32)}``. Construction and decoding both check that
     the salt is 32 bytes and the key a valid P-256 point (decoding raises ``CodecError``)."""
@@ -83,6 +86,9 @@ class KeyExchange:
     __slots__ = ("_data", "_private")
 
     def __init__(self) -> None:
+        from cryptography.hazmat.primitives import serialization
+        from cryptography.hazmat.primitives.asymmetric import ec
+
         self._private: ec.EllipticCurvePrivateKey | None = ec.generate_private_key(ec.SECP256R1())
         public = self._private.public_key().public_bytes(
             serialization.Encoding.X962, serialization.PublicFormat.UncompressedPoint
@@ -101,6 +107,10 @@ class KeyExchange:
 
     def derive(self, peer: KeyExchangeData) -> SecretKey:
         """The 32-byte shared key for our key pair and the peer's data."""
+        from cryptography.hazmat.primitives import hashes
+        from cryptography.hazmat.primitives.asymmetric import ec
+        from cryptography.hazmat.primitives.kdf.hkdf import HKDF
+
         private = self._private
         if private is None:
             raise LocalProtocolError("this KeyExchange has already derived its key")

@@ -17,10 +17,9 @@ protocols and never touches the verifier.
 from __future__ import annotations
 
 import enum
-from dataclasses import dataclass
 from typing import Final, Protocol
 
-from distant_codec import (
+from distant_codec.authentication import (
     AuthChallenge,
     AuthChallengeResponse,
     AuthError,
@@ -29,6 +28,7 @@ from distant_codec import (
     AuthVerificationResponse,
     Question,
 )
+from distant_codec.schema import struct
 
 from .errors import LocalProtocolError, RemoteProtocolError
 from .secret import SecretKey
@@ -65,7 +65,7 @@ class MethodOutcome(enum.Enum):
     FAILED = "failed"
 
 
-@dataclass(frozen=True, slots=True)
+@struct
 class MethodStep:
     """One move of a method: messages to send, then where the method stands.
 

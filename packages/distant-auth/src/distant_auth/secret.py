@@ -10,8 +10,7 @@ whose hash could be probed.
 
 from __future__ import annotations
 
-import hmac
-import secrets
+import os
 from typing import ClassVar, Final
 
 __all__ = ["SecretKey", "SECRET_KEY_LENGTH"]
@@ -45,7 +44,7 @@ class SecretKey:
         """A fresh key of ``length`` random bytes from the OS CSPRNG."""
         if length <= 0:
             raise ValueError("a secret key needs at least one byte")
-        return cls(secrets.token_bytes(length))
+        return cls(os.urandom(length))  # what secrets.token_bytes is
 
     @classmethod
     def from_hex(cls, text: str, length: int = SECRET_KEY_LENGTH) -> SecretKey:
@@ -89,6 +88,8 @@ class SecretKey:
     def __eq__(self, other: object) -> bool:
         if not isinstance(other, SecretKey):
             return NotImplemented
+        import hmac  # not at module level: it loads OpenSSL, which the CLI's fast path skips
+
         return hmac.compare_digest(self._data, other._data)
 
     def __ne__(self, other: object) -> bool:

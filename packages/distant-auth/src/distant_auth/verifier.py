@@ -25,7 +25,7 @@ from __future__ import annotations
 import enum
 from collections.abc import Sequence
 
-from distant_codec import (
+from distant_codec.authentication import (
     AuthChallenge,
     AuthChallengeResponse,
     Authentication,

@@ -1,6 +1,11 @@
-"""The `distant` command-line application.
+"""The ``distant`` command-line application (§12 of the protocol reference).
 
-This package is a skeleton: its code lands with its own issue.
+:func:`main` is the ``distant`` entry point: a hand-parsed fast path for one-shot commands
+(no click, no anyio), then the click application for everything else.
 """
 
-__all__: list[str] = []
+from .main import main
+
+__version__ = "0.1.0"
+
+__all__ = ["__version__", "main"]

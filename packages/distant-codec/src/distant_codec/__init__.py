@@ -11,123 +11,178 @@
 
 Every message converts to and from msgpack and to and from the JSON of §1.2. Every decoder
 raises :class:`CodecError` on bad input, and nothing else. No I/O happens here.
+
+Importing the package is cheap: every name is loaded from its submodule on first access
+(PEP 562), so ``from distant_codec import FrameDecoder`` imports the framing code and no
+message model, and no submodule imports ``cryptography`` before a cipher is used.
 """
 
-from . import extensions, manager_requests, manager_responses, requests, responses
-from .authentication import (
-    AUTHENTICATION,
-    AUTHENTICATION_RESPONSE,
-    AuthChallenge,
-    AuthChallengeResponse,
-    Authentication,
-    AuthenticationResponse,
-    AuthError,
-    AuthErrorKind,
-    AuthFinished,
-    AuthInfo,
-    AuthInitialization,
-    AuthInitializationResponse,
-    AuthStartMethod,
-    AuthVerification,
-    AuthVerificationResponse,
-    Question,
-    VerificationKind,
-)
-from .cli import CLI_SELECT, CliSelectMessage, Selected, SelectPrompt
-from .codecs import (
-    DEFAULT_COMPRESSION_LEVEL,
-    ChainCodec,
-    Codec,
-    CompressionCodec,
-    CompressionLevel,
-    CompressionType,
-    EncryptionType,
-    PlainCodec,
-    XChaCha20Poly1305Codec,
-    codec_for,
-)
-from .common import (
-    CONDITION,
-    MATCH_DATA,
-    SEARCH_QUERY_MATCH,
-    Change,
-    ChangeDetails,
-    ChangeDetailsAttribute,
-    ChangeKind,
-    Condition,
-    Contains,
-    ContentsMatch,
-    DirEntry,
-    EndsWith,
-    Equals,
-    Error,
-    ErrorKind,
-    FileType,
-    MatchData,
-    Metadata,
-    Or,
-    PathMatch,
-    Permissions,
-    PtySize,
-    Regex,
-    SearchQuery,
-    SearchQueryMatch,
-    SearchQueryOptions,
-    SearchQueryTarget,
-    SetPermissionsOptions,
-    StartsWith,
-    Submatch,
-    SystemInfo,
-    TunnelDirection,
-    TunnelInfo,
-    UnixMetadata,
-    Version,
-    WindowsMetadata,
-)
-from .counter_nonce import COUNTER_NONCE_TYPE, CounterNonceCodec
-from .destination import Destination, find_credentials, format_credentials
-from .envelope import (
-    UNTYPED_REQUEST,
-    UNTYPED_RESPONSE,
-    Header,
-    Request,
-    Response,
-    UntypedRequest,
-    UntypedResponse,
-    decode_header,
-    encode_header,
-    new_id,
-)
-from .errors import CodecError, FrameTooLarge
-from .frame import DEFAULT_MAX_ITEM_SIZE, HEADER_SIZE, FrameDecoder, encode_frame
-from .manager_requests import MANAGER_REQUEST, ManagerRequest
-from .manager_responses import MANAGER_RESPONSE, ConnectionInfo, ManagerResponse
-from .msg import Msg, MsgKind
-from .options_map import OPTIONS_MAP, format_options, parse_options
-from .plugin import (
-    PluginAuthChallenge,
-    PluginAuthResponse,
-    PluginDestination,
-    PluginError,
-    PluginQuestion,
-    PluginReady,
-    PluginSetupMessage,
-    parse_plugin_message,
-    plugin_message_to_json,
-)
-from .requests import REQUEST
-from .responses import RESPONSE
-from .schema import Kind, Struct, TaggedUnion, packb, unpackb
-from .version import PROTOCOL_VERSION, VERSION_BYTES_LEN, ProtocolVersion
-from .xchacha import XChaCha20Poly1305, hchacha20
+from __future__ import annotations
 
-MSG_REQUEST: MsgKind[requests.Request] = MsgKind(REQUEST)
-"""The payload kind of an API request envelope: ``Msg<Request>``."""
-MSG_RESPONSE: MsgKind[responses.Response] = MsgKind(RESPONSE)
-"""The payload kind of an API response envelope: ``Msg<Response>``."""
-MSG_EXTENDED_REQUEST: MsgKind[extensions.ExtendedRequest] = MsgKind(extensions.EXTENDED_REQUEST)
-"""``Msg<Request>`` including our capability-gated extensions (see :mod:`.extensions`)."""
-MSG_EXTENDED_RESPONSE: MsgKind[extensions.ExtendedResponse] = MsgKind(extensions.EXTENDED_RESPONSE)
+import sys
+
+TYPE_CHECKING = False  # what typing.TYPE_CHECKING is at run time, without importing typing
+if TYPE_CHECKING:
+    from typing import Any
+
+    from . import extensions, manager_requests, manager_responses, requests, responses
+    from .authentication import (
+        AUTHENTICATION,
+        AUTHENTICATION_RESPONSE,
+        AuthChallenge,
+        AuthChallengeResponse,
+        Authentication,
+        AuthenticationResponse,
+        AuthError,
+        AuthErrorKind,
+        AuthFinished,
+        AuthInfo,
+        AuthInitialization,
+        AuthInitializationResponse,
+        AuthStartMethod,
+        AuthVerification,
+        AuthVerificationResponse,
+        Question,
+        VerificationKind,
+    )
+    from .cli import CLI_SELECT, CliSelectMessage, Selected, SelectPrompt
+    from .codecs import (
+        DEFAULT_COMPRESSION_LEVEL,
+        ChainCodec,
+        Codec,
+        CompressionCodec,
+        CompressionLevel,
+        CompressionType,
+        EncryptionType,
+        PlainCodec,
+        XChaCha20Poly1305Codec,
+        codec_for,
+    )
+    from .common import (
+        CONDITION,
+        MATCH_DATA,
+        SEARCH_QUERY_MATCH,
+        Change,
+        ChangeDetails,
+        ChangeDetailsAttribute,
+        ChangeKind,
+        Condition,
+        Contains,
+        ContentsMatch,
+        DirEntry,
+        EndsWith,
+        Equals,
+        Error,
+        ErrorKind,
+        FileType,
+        MatchData,
+        Metadata,
+        Or,
+        PathMatch,
+        Permissions,
+        PtySize,
+        Regex,
+        SearchQuery,
+        SearchQueryMatch,
+        SearchQueryOptions,
+        SearchQueryTarget,
+        SetPermissionsOptions,
+        StartsWith,
+        Submatch,
+        SystemInfo,
+        TunnelDirection,
+        TunnelInfo,
+        UnixMetadata,
+        Version,
+        WindowsMetadata,
+    )
+    from .counter_nonce import COUNTER_NONCE_TYPE, CounterNonceCodec
+    from .destination import Destination, find_credentials, format_credentials
+    from .envelope import (
+        UNTYPED_REQUEST,
+        UNTYPED_RESPONSE,
+        Header,
+        Request,
+        Response,
+        UntypedRequest,
+        UntypedResponse,
+        decode_header,
+        encode_header,
+        new_id,
+    )
+    from .errors import CodecError, FrameTooLarge
+    from .extensions import MSG_EXTENDED_REQUEST, MSG_EXTENDED_RESPONSE
+    from .frame import DEFAULT_MAX_ITEM_SIZE, HEADER_SIZE, FrameDecoder, encode_frame
+    from .manager_requests import MANAGER_REQUEST, ManagerRequest
+    from .manager_responses import MANAGER_RESPONSE, ConnectionInfo, ManagerResponse
+    from .msg import Msg, MsgKind
+    from .options_map import OPTIONS_MAP, format_options, parse_options
+    from .plugin import (
+        PluginAuthChallenge,
+        PluginAuthResponse,
+        PluginDestination,
+        PluginError,
+        PluginQuestion,
+        PluginReady,
+        PluginSetupMessage,
+        parse_plugin_message,
+        plugin_message_to_json,
+    )
+    from .requests import MSG_REQUEST, REQUEST
+    from .responses import MSG_RESPONSE, RESPONSE
+    from .schema import Kind, Struct, TaggedUnion, packb, unpackb
+    from .version import PROTOCOL_VERSION, VERSION_BYTES_LEN, ProtocolVersion
+    from .xchacha import XChaCha20Poly1305, hchacha20
+
+# Where each public name lives. Keep in step with the imports above, which are what type
+# checkers see (test_public_api.py checks that the two agree).
+# fmt: off
+_SUBMODULE_EXPORTS: dict[str, tuple[str, ...]] = {
+    "authentication": ("AUTHENTICATION", "AUTHENTICATION_RESPONSE", "AuthChallenge",
+                       "AuthChallengeResponse", "Authentication", "AuthenticationResponse",
+                       "AuthError", "AuthErrorKind", "AuthFinished", "AuthInfo",
+                       "AuthInitialization", "AuthInitializationResponse", "AuthStartMethod",
+                       "AuthVerification", "AuthVerificationResponse", "Question",
+                       "VerificationKind"),
+    "cli": ("CLI_SELECT", "CliSelectMessage", "Selected", "SelectPrompt"),
+    "codecs": ("DEFAULT_COMPRESSION_LEVEL", "ChainCodec", "Codec", "CompressionCodec",
+               "CompressionLevel", "CompressionType", "EncryptionType", "PlainCodec",
+               "XChaCha20Poly1305Codec", "codec_for"),
+    "common": ("CONDITION", "MATCH_DATA", "SEARCH_QUERY_MATCH", "Change", "ChangeDetails",
+               "ChangeDetailsAttribute", "ChangeKind", "Condition", "Contains", "ContentsMatch",
+               "DirEntry", "EndsWith", "Equals", "Error", "ErrorKind", "FileType", "MatchData",
+               "Metadata", "Or", "PathMatch", "Permissions", "PtySize", "Regex", "SearchQuery",
+               "SearchQueryMatch", "SearchQueryOptions", "SearchQueryTarget",
+               "SetPermissionsOptions", "StartsWith", "Submatch", "SystemInfo", "TunnelDirection",
+               "TunnelInfo", "UnixMetadata", "Version", "WindowsMetadata"),
+    "counter_nonce": ("COUNTER_NONCE_TYPE", "CounterNonceCodec"),
+    "destination": ("Destination", "find_credentials", "format_credentials"),
+    "envelope": ("UNTYPED_REQUEST", "UNTYPED_RESPONSE", "Header", "Request", "Response",
+                 "UntypedRequest", "UntypedResponse", "decode_header", "encode_header", "new_id"),
+    "errors": ("CodecError", "FrameTooLarge"),
+    "extensions": ("MSG_EXTENDED_REQUEST", "MSG_EXTENDED_RESPONSE"),
+    "frame": ("DEFAULT_MAX_ITEM_SIZE", "HEADER_SIZE", "FrameDecoder", "encode_frame"),
+    "manager_requests": ("MANAGER_REQUEST", "ManagerRequest"),
+    "manager_responses": ("MANAGER_RESPONSE", "ConnectionInfo", "ManagerResponse"),
+    "msg": ("Msg", "MsgKind"),
+    "options_map": ("OPTIONS_MAP", "format_options", "parse_options"),
+    "plugin": ("PluginAuthChallenge", "PluginAuthResponse", "PluginDestination", "PluginError",
+               "PluginQuestion", "PluginReady", "PluginSetupMessage", "parse_plugin_message",
+               "plugin_message_to_json"),
+    "requests": ("MSG_REQUEST", "REQUEST"),
+    "responses": ("MSG_RESPONSE", "RESPONSE"),
+    "schema": ("Kind", "Struct", "TaggedUnion", "packb", "unpackb"),
+    "version": ("PROTOCOL_VERSION", "VERSION_BYTES_LEN", "ProtocolVersion"),
+    "xchacha": ("XChaCha20Poly1305", "hchacha20"),
+}
+_SUBMODULES = (
+    "authentication", "cli", "codecs", "common", "counter_nonce", "destination", "envelope",
+    "errors", "extensions", "frame", "manager_requests", "manager_responses", "msg",
+    "options_map", "plugin", "requests", "responses", "schema", "version", "xchacha",
+)
+# fmt: on
+_MODULE_OF: dict[str, str] = {sub: sub for sub in _SUBMODULES}
+_MODULE_OF.update((name, sub) for sub, names in _SUBMODULE_EXPORTS.items() for name in names)
 
 __all__ = [
     # errors
@@ -270,3 +325,21 @@ __all__ = [
     "SelectPrompt",
     "Selected",
 ]
+
+
+if not TYPE_CHECKING:  # type checkers see the imports above, not a catch-all __getattr__
+
+    def __getattr__(name: str) -> Any:
+        """Import the submodule that defines ``name``, on first access only."""
+        submodule = _MODULE_OF.get(name)
+        if submodule is None:
+            raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
+        qualified = f"{__name__}.{submodule}"
+        __import__(qualified)
+        module = sys.modules[qualified]
+        value = module if submodule == name else getattr(module, name)
+        globals()[name] = value
+        return value
+
+    def __dir__() -> list[str]:
+        return sorted({*globals(), *__all__, *_SUBMODULES})

@@ -8,10 +8,9 @@ are internally tagged by ``type``; their JSON form is what ``distant api`` and t
 from __future__ import annotations
 
 import enum
-from dataclasses import dataclass
 from typing import Annotated, ClassVar
 
-from .schema import EnumKind, Struct, TaggedUnion
+from .schema import EnumKind, Struct, TaggedUnion, struct
 
 __all__ = [
     "Question",
@@ -34,7 +33,7 @@ __all__ = [
 ]
 
 
-@dataclass(frozen=True, slots=True)
+@struct
 class Question(Struct):
     """One prompt of a challenge; all three fields are required on the wire."""
 
@@ -53,26 +52,26 @@ class AuthErrorKind(enum.StrEnum):
     ERROR = "error"
 
 
-@dataclass(frozen=True, slots=True)
+@struct
 class AuthInitialization(Struct):
     TAG: ClassVar[str] = "auth_initialization"
     methods: tuple[str, ...]
 
 
-@dataclass(frozen=True, slots=True)
+@struct
 class AuthStartMethod(Struct):
     TAG: ClassVar[str] = "auth_start_method"
     method: str
 
 
-@dataclass(frozen=True, slots=True)
+@struct
 class AuthChallenge(Struct):
     TAG: ClassVar[str] = "auth_challenge"
     questions: tuple[Question, ...]
     options: dict[str, str]
 
 
-@dataclass(frozen=True, slots=True)
+@struct
 class AuthVerification(Struct):
     """A yes/no question such as an SSH host key; unknown kinds decode as ``unknown``."""
 
@@ -81,13 +80,13 @@ class AuthVerification(Struct):
     text: str
 
 
-@dataclass(frozen=True, slots=True)
+@struct
 class AuthInfo(Struct):
     TAG: ClassVar[str] = "auth_info"
     text: str
 
 
-@dataclass(frozen=True, slots=True)
+@struct
 class AuthError(Struct):
     """``fatal`` means the client must abort."""
 
@@ -96,7 +95,7 @@ class AuthError(Struct):
     text: str
 
 
-@dataclass(frozen=True, slots=True)
+@struct
 class AuthFinished(Struct):
     TAG: ClassVar[str] = "auth_finished"
 
@@ -112,13 +111,13 @@ AUTHENTICATION: TaggedUnion[Authentication] = TaggedUnion(
 )  # fmt: skip
 
 
-@dataclass(frozen=True, slots=True)
+@struct
 class AuthInitializationResponse(Struct):
     TAG: ClassVar[str] = "auth_initialization_response"
     methods: tuple[str, ...]
 
 
-@dataclass(frozen=True, slots=True)
+@struct
 class AuthChallengeResponse(Struct):
     TAG: ClassVar[str] = "auth_challenge_response"
     answers: tuple[str, ...]
@@ -127,7 +126,7 @@ class AuthChallengeResponse(Struct):
         return f"AuthChallengeResponse(answers=<{len(self.answers)} redacted>)"
 
 
-@dataclass(frozen=True, slots=True)
+@struct
 class AuthVerificationResponse(Struct):
     TAG: ClassVar[str] = "auth_verification_response"
     valid: bool

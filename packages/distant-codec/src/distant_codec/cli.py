@@ -3,15 +3,14 @@ authentication messages: the connection picker of ``distant select`` (§12.2).""
 
 from __future__ import annotations
 
-from dataclasses import dataclass
 from typing import ClassVar
 
-from .schema import U64, Struct, TaggedUnion
+from .schema import U64, Struct, TaggedUnion, struct
 
 __all__ = ["SelectPrompt", "Selected", "CliSelectMessage", "CLI_SELECT"]
 
 
-@dataclass(frozen=True, slots=True)
+@struct
 class SelectPrompt(Struct):
     """Printed by ``distant select --format json``: the choices and the current index."""
 
@@ -20,7 +19,7 @@ class SelectPrompt(Struct):
     current: U64
 
 
-@dataclass(frozen=True, slots=True)
+@struct
 class Selected(Struct):
     """Read back from stdin: the index of the chosen connection."""
 

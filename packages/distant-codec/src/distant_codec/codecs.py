@@ -11,9 +11,8 @@ import zlib
 from enum import StrEnum
 from typing import Final, Protocol
 
-from distant_codec.errors import CodecError
-from distant_codec.frame import DEFAULT_MAX_ITEM_SIZE, HEADER_SIZE, encode_frame
-from distant_codec.xchacha import NONCE_SIZE, TAG_SIZE, XChaCha20Poly1305
+from .errors import CodecError
+from .frame import DEFAULT_MAX_ITEM_SIZE, HEADER_SIZE, encode_frame
 
 __all__ = [
     "Codec",
@@ -27,6 +26,11 @@ __all__ = [
     "ChainCodec",
     "codec_for",
 ]
+
+# The sizes of :mod:`.xchacha`, which (with ``cryptography``) is imported only when an
+# encryption codec is created: the handshake needs this module's enums long before that.
+NONCE_SIZE: Final = 24
+TAG_SIZE: Final = 16
 
 
 class Codec(Protocol):
@@ -199,6 +203,8 @@ class XChaCha20Poly1305Codec:
     __slots__ = ("_aead",)
 
     def __init__(self, key: bytes) -> None:
+        from .xchacha import XChaCha20Poly1305
+
         self._aead = XChaCha20Poly1305(key)
 
     def __repr__(self) -> str:

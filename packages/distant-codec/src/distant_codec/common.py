@@ -4,7 +4,6 @@ permissions, changes, search queries and matches, system info, version, PTY size
 from __future__ import annotations
 
 import enum
-from dataclasses import dataclass, field
 from typing import Annotated, Any, ClassVar, Union
 
 from .schema import (
@@ -20,6 +19,8 @@ from .schema import (
     Struct,
     TaggedUnion,
     Untagged,
+    field,
+    struct,
 )
 
 __all__ = [
@@ -91,7 +92,7 @@ class ErrorKind(enum.StrEnum):
     UNKNOWN = "unknown"
 
 
-@dataclass(frozen=True, slots=True)
+@struct
 class Error(Struct):
     """An operation's failure; also the ``error`` response (flattened)."""
 
@@ -106,7 +107,7 @@ class FileType(enum.StrEnum):
     SYMLINK = "symlink"
 
 
-@dataclass(frozen=True, slots=True)
+@struct
 class DirEntry(Struct):
     """One entry of ``dir_entries``. As distant's host server reports it, entries directly
     inside the root have depth 1, and the root itself (``include_root``) depth 0."""
@@ -116,7 +117,7 @@ class DirEntry(Struct):
     depth: U64
 
 
-@dataclass(frozen=True, slots=True)
+@struct
 class UnixMetadata(Struct):
     owner_read: bool
     owner_write: bool
@@ -146,7 +147,7 @@ _UNIX_NAMES = (
 _UNIX_BITS = (0o400, 0o200, 0o100, 0o040, 0o020, 0o010, 0o004, 0o002, 0o001)
 
 
-@dataclass(frozen=True, slots=True)
+@struct
 class WindowsMetadata(Struct):
     archive: bool
     compressed: bool
@@ -165,7 +166,7 @@ class WindowsMetadata(Struct):
     temporary: bool
 
 
-@dataclass(frozen=True, slots=True, kw_only=True)
+@struct(kw_only=True)
 class Metadata(Struct):
     """File metadata; also the ``metadata`` response (flattened). Times are Unix seconds."""
 
@@ -181,7 +182,7 @@ class Metadata(Struct):
     windows: WindowsMetadata | None = None
 
 
-@dataclass(frozen=True, slots=True)
+@struct
 class Permissions(Struct):
     """Permission bits to set; an unset (None) bit is left alone."""
 
@@ -216,7 +217,7 @@ class Permissions(Struct):
         return mode
 
 
-@dataclass(frozen=True, slots=True)
+@struct
 class SetPermissionsOptions(Struct):
     exclude_symlinks: bool = False
     follow_symlinks: bool = False
@@ -242,7 +243,7 @@ class ChangeDetailsAttribute(enum.StrEnum):
     TIMESTAMP = "timestamp"
 
 
-@dataclass(frozen=True, slots=True)
+@struct
 class ChangeDetails(Struct):
     attribute: ChangeDetailsAttribute | None = None
     renamed: str | None = None
@@ -250,7 +251,7 @@ class ChangeDetails(Struct):
     extra: str | None = None
 
 
-@dataclass(frozen=True, slots=True)
+@struct
 class Change(Struct):
     """A filesystem change; also the ``changed`` response (flattened)."""
 
@@ -261,7 +262,7 @@ class Change(Struct):
     details: ChangeDetails = field(default_factory=ChangeDetails)
 
 
-@dataclass(frozen=True, slots=True)
+@struct
 class PtySize(Struct):
     """Terminal size; all four fields are always emitted."""
 
@@ -295,37 +296,37 @@ class SearchQueryTarget(enum.StrEnum):
     CONTENTS = "contents"
 
 
-@dataclass(frozen=True, slots=True)
+@struct
 class Contains(Struct):
     TAG: ClassVar[str] = "contains"
     value: str
 
 
-@dataclass(frozen=True, slots=True)
+@struct
 class EndsWith(Struct):
     TAG: ClassVar[str] = "ends_with"
     value: str
 
 
-@dataclass(frozen=True, slots=True)
+@struct
 class Equals(Struct):
     TAG: ClassVar[str] = "equals"
     value: str
 
 
-@dataclass(frozen=True, slots=True)
+@struct
 class Regex(Struct):
     TAG: ClassVar[str] = "regex"
     value: str
 
 
-@dataclass(frozen=True, slots=True)
+@struct
 class StartsWith(Struct):
     TAG: ClassVar[str] = "starts_with"
     value: str
 
 
-@dataclass(frozen=True, slots=True)
+@struct
 class Or(Struct):
     TAG: ClassVar[str] = "or"
     value: Annotated[tuple[Condition, ...], ListKind(CONDITION)]
@@ -337,7 +338,7 @@ CONDITION: TaggedUnion[Condition] = TaggedUnion(
 )
 
 
-@dataclass(frozen=True, slots=True)
+@struct
 class SearchQueryOptions(Struct):
     allowed_file_types: tuple[FileType, ...] = ()
     include: Annotated[Condition | None, OptionalKind(CONDITION)] = None
@@ -355,7 +356,7 @@ class SearchQueryOptions(Struct):
     use_git_exclude_files: bool = False
 
 
-@dataclass(frozen=True, slots=True)
+@struct
 class SearchQuery(Struct):
     target: SearchQueryTarget
     condition: Annotated[Condition, CONDITION]
@@ -369,21 +370,21 @@ MatchData = str | bytes
 MATCH_DATA: Kind[Any] = Untagged("MatchData", [(str, STR), (bytes, BYTE_ARRAY)])
 
 
-@dataclass(frozen=True, slots=True)
+@struct
 class Submatch(Struct):
     match: Annotated[MatchData, MATCH_DATA]
     start: U64
     end: U64
 
 
-@dataclass(frozen=True, slots=True)
+@struct
 class PathMatch(Struct):
     TAG: ClassVar[str] = "path"
     path: str
     submatches: tuple[Submatch, ...]
 
 
-@dataclass(frozen=True, slots=True)
+@struct
 class ContentsMatch(Struct):
     TAG: ClassVar[str] = "contents"
     path: str
@@ -402,7 +403,7 @@ SEARCH_QUERY_MATCH: TaggedUnion[SearchQueryMatch] = TaggedUnion(
 # -- system, version, tunnels ------------------------------------------------------------
 
 
-@dataclass(frozen=True, slots=True)
+@struct
 class SystemInfo(Struct):
     """Facts about the remote host; also the ``system_info`` response (flattened)."""
 
@@ -416,7 +417,7 @@ class SystemInfo(Struct):
     shell: str
 
 
-@dataclass(frozen=True, slots=True)
+@struct
 class Version(Struct):
     """Server and protocol versions; also the ``version`` response (flattened)."""
 
@@ -431,7 +432,7 @@ class TunnelDirection(enum.StrEnum):
     REVERSE = "reverse"
 
 
-@dataclass(frozen=True, slots=True)
+@struct
 class TunnelInfo(Struct):
     id: U32
     direction: TunnelDirection

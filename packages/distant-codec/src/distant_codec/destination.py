@@ -8,8 +8,8 @@ is the 64-hex-digit static key and HOST the bound IP address (bracketed for IPv6
 from __future__ import annotations
 
 import re
-from dataclasses import dataclass
 
+from ._records import struct
 from .errors import CodecError
 
 __all__ = ["Destination", "find_credentials", "format_credentials"]
@@ -17,7 +17,7 @@ __all__ = ["Destination", "find_credentials", "format_credentials"]
 _SCHEME = re.compile(r"^([A-Za-z][A-Za-z0-9+.\-]*)://")
 
 
-@dataclass(frozen=True, slots=True)
+@struct
 class Destination:
     """A parsed destination; ``host`` holds no brackets (``::1``, not ``[::1]``)."""
 

@@ -14,14 +14,13 @@ instead: ``{"header"?: [u8...], "id": str, "payload": [u8...]}`` (§9.2), see
 
 from __future__ import annotations
 
-import secrets
-from dataclasses import dataclass, field
+import os
 from typing import Any, Generic, TypeVar
 
 import msgpack
 
 from .errors import CodecError
-from .schema import ANY, BYTE_ARRAY, Kind, packb, unpackb
+from .schema import ANY, BYTE_ARRAY, Kind, field, packb, struct, unpackb
 
 __all__ = [
     "Header",
@@ -49,7 +48,7 @@ _KEY_PAYLOAD = b"\xa7payload"
 
 def new_id() -> str:
     """A fresh envelope id, as Rust makes them: a random u64 in decimal."""
-    return str(secrets.randbits(64))
+    return str(int.from_bytes(os.urandom(8)))  # secrets.randbits(64), without its imports
 
 
 def encode_header(header: Header) -> bytes:
@@ -205,7 +204,7 @@ def _response_head(
     return header, rid, origin, cur.rest()
 
 
-@dataclass(frozen=True, slots=True)
+@struct
 class UntypedRequest:
     """A request whose payload is still raw msgpack bytes."""
 
@@ -228,7 +227,7 @@ class UntypedRequest:
         return cls(rid, bytes(payload), header)
 
 
-@dataclass(frozen=True, slots=True)
+@struct
 class UntypedResponse:
     """A response whose payload is still raw msgpack bytes."""
 
@@ -250,7 +249,7 @@ class UntypedResponse:
         return cls(rid, origin, bytes(payload), header)
 
 
-@dataclass(frozen=True, slots=True)
+@struct
 class Request(Generic[T]):
     """A typed request envelope: ``{"header"?, "id", "payload"}``."""
 
@@ -304,7 +303,7 @@ class Request(Generic[T]):
         return cls(kind.from_json(o["payload"], "payload"), rid, header)
 
 
-@dataclass(frozen=True, slots=True)
+@struct
 class Response(Generic[T]):
     """A typed response envelope: ``{"header"?, "id", "origin_id", "payload"}``."""
 

@@ -21,11 +21,11 @@ memory on either side:
 
 from __future__ import annotations
 
-from dataclasses import dataclass
 from typing import ClassVar
 
 from . import requests, responses
-from .schema import U64, Bin, Struct, TaggedUnion
+from .msg import MsgKind
+from .schema import U64, Bin, Struct, TaggedUnion, struct
 
 __all__ = [
     "FS_RANGE_CAPABILITY",
@@ -43,7 +43,7 @@ __all__ = [
 FS_RANGE_CAPABILITY = "fs_range"
 
 
-@dataclass(frozen=True, slots=True)
+@struct
 class FileReadRange(Struct):
     TAG: ClassVar[str] = "file_read_range"
     path: str
@@ -52,7 +52,7 @@ class FileReadRange(Struct):
     checksum: bool = False
 
 
-@dataclass(frozen=True, slots=True)
+@struct
 class FileWriteRange(Struct):
     TAG: ClassVar[str] = "file_write_range"
     path: str
@@ -62,13 +62,13 @@ class FileWriteRange(Struct):
     sha256: str | None = None
 
 
-@dataclass(frozen=True, slots=True)
+@struct
 class FileChecksum(Struct):
     TAG: ClassVar[str] = "file_checksum"
     path: str
 
 
-@dataclass(frozen=True, slots=True)
+@struct
 class FileChunk(Struct):
     TAG: ClassVar[str] = "file_chunk"
     offset: U64
@@ -77,7 +77,7 @@ class FileChunk(Struct):
     sha256: str | None = None
 
 
-@dataclass(frozen=True, slots=True)
+@struct
 class Checksum(Struct):
     TAG: ClassVar[str] = "checksum"
     sha256: str
@@ -93,3 +93,8 @@ EXTENDED_REQUEST: TaggedUnion[ExtendedRequest] = TaggedUnion(
 EXTENDED_RESPONSE: TaggedUnion[ExtendedResponse] = TaggedUnion(
     "Response", [*responses.RESPONSE.variants.values(), FileChunk, Checksum]
 )
+
+MSG_EXTENDED_REQUEST: MsgKind[ExtendedRequest] = MsgKind(EXTENDED_REQUEST)
+"""``Msg<Request>`` including the extensions above; ``distant_codec.MSG_EXTENDED_REQUEST``."""
+MSG_EXTENDED_RESPONSE: MsgKind[ExtendedResponse] = MsgKind(EXTENDED_RESPONSE)
+"""``Msg<Response>`` including the extensions above; ``distant_codec.MSG_EXTENDED_RESPONSE``."""

@@ -7,9 +7,12 @@ compression), so framing sits below every codec.
 from __future__ import annotations
 
 import struct
-from typing import Final
 
-from distant_codec.errors import CodecError, FrameTooLarge
+from .errors import CodecError, FrameTooLarge
+
+TYPE_CHECKING = False  # typing.TYPE_CHECKING, without importing typing for a leaf module
+if TYPE_CHECKING:
+    from typing import Final
 
 __all__ = ["DEFAULT_MAX_ITEM_SIZE", "HEADER_SIZE", "FrameDecoder", "encode_frame"]
 

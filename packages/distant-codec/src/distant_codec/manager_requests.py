@@ -2,14 +2,13 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
 from typing import Annotated, ClassVar
 
 from .authentication import AUTHENTICATION_RESPONSE, AuthenticationResponse
 from .common import TunnelDirection
 from .envelope import UNTYPED_REQUEST, UntypedRequest
 from .options_map import OPTIONS_MAP
-from .schema import ALWAYS, U16, U32, Struct, TaggedUnion
+from .schema import ALWAYS, U16, U32, Struct, TaggedUnion, field, struct
 
 __all__ = [
     "Version",
@@ -34,26 +33,26 @@ __all__ = [
 Options = Annotated[dict[str, str], OPTIONS_MAP, ALWAYS]
 
 
-@dataclass(frozen=True, slots=True)
+@struct
 class Version(Struct):
     TAG: ClassVar[str] = "version"
 
 
-@dataclass(frozen=True, slots=True)
+@struct
 class Launch(Struct):
     TAG: ClassVar[str] = "launch"
     destination: str
     options: Options = field(default_factory=dict)
 
 
-@dataclass(frozen=True, slots=True)
+@struct
 class Connect(Struct):
     TAG: ClassVar[str] = "connect"
     destination: str
     options: Options = field(default_factory=dict)
 
 
-@dataclass(frozen=True, slots=True)
+@struct
 class Authenticate(Struct):
     """The answer to a relayed prompt ``id`` (§9.4)."""
 
@@ -62,7 +61,7 @@ class Authenticate(Struct):
     msg: Annotated[AuthenticationResponse, AUTHENTICATION_RESPONSE]
 
 
-@dataclass(frozen=True, slots=True)
+@struct
 class OpenChannel(Struct):
     """``id`` is the connection id."""
 
@@ -70,7 +69,7 @@ class OpenChannel(Struct):
     id: U32
 
 
-@dataclass(frozen=True, slots=True)
+@struct
 class Channel(Struct):
     """A request for the server behind channel ``id``, in serde (not positional) form."""
 
@@ -79,30 +78,30 @@ class Channel(Struct):
     request: Annotated[UntypedRequest, UNTYPED_REQUEST]
 
 
-@dataclass(frozen=True, slots=True)
+@struct
 class CloseChannel(Struct):
     TAG: ClassVar[str] = "close_channel"
     id: U32
 
 
-@dataclass(frozen=True, slots=True)
+@struct
 class Info(Struct):
     TAG: ClassVar[str] = "info"
     id: U32
 
 
-@dataclass(frozen=True, slots=True)
+@struct
 class Kill(Struct):
     TAG: ClassVar[str] = "kill"
     id: U32
 
 
-@dataclass(frozen=True, slots=True)
+@struct
 class List(Struct):
     TAG: ClassVar[str] = "list"
 
 
-@dataclass(frozen=True, slots=True)
+@struct
 class ForwardTunnel(Struct):
     TAG: ClassVar[str] = "forward_tunnel"
     connection_id: U32
@@ -111,7 +110,7 @@ class ForwardTunnel(Struct):
     remote_port: U16
 
 
-@dataclass(frozen=True, slots=True)
+@struct
 class ReverseTunnel(Struct):
     TAG: ClassVar[str] = "reverse_tunnel"
     connection_id: U32
@@ -120,13 +119,13 @@ class ReverseTunnel(Struct):
     local_port: U16
 
 
-@dataclass(frozen=True, slots=True)
+@struct
 class CloseManagedTunnel(Struct):
     TAG: ClassVar[str] = "close_managed_tunnel"
     id: U32
 
 
-@dataclass(frozen=True, slots=True)
+@struct
 class ListManagedTunnels(Struct):
     TAG: ClassVar[str] = "list_managed_tunnels"
 

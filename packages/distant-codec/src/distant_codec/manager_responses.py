@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
 from typing import Annotated, Any, ClassVar
 
 from .authentication import AUTHENTICATION, Authentication
@@ -10,7 +9,7 @@ from .common import TunnelDirection
 from .envelope import UNTYPED_RESPONSE, UntypedResponse
 from .errors import CodecError
 from .options_map import OPTIONS_MAP
-from .schema import ALWAYS, U16, U32, UINT32, Struct, TaggedUnion
+from .schema import ALWAYS, U16, U32, UINT32, Struct, TaggedUnion, field, struct
 
 __all__ = [
     "Killed",
@@ -34,18 +33,18 @@ __all__ = [
 ]
 
 
-@dataclass(frozen=True, slots=True)
+@struct
 class Killed(Struct):
     TAG: ClassVar[str] = "killed"
 
 
-@dataclass(frozen=True, slots=True)
+@struct
 class Error(Struct):
     TAG: ClassVar[str] = "error"
     description: str
 
 
-@dataclass(frozen=True, slots=True)
+@struct
 class Version(Struct):
     """The manager's own version, a semver string such as ``0.21.0-dev``."""
 
@@ -53,19 +52,19 @@ class Version(Struct):
     version: str
 
 
-@dataclass(frozen=True, slots=True)
+@struct
 class Launched(Struct):
     TAG: ClassVar[str] = "launched"
     destination: str
 
 
-@dataclass(frozen=True, slots=True)
+@struct
 class Connected(Struct):
     TAG: ClassVar[str] = "connected"
     id: U32
 
 
-@dataclass(frozen=True, slots=True)
+@struct
 class Authenticate(Struct):
     """A prompt relayed from a plugin; answer it with the request of the same ``id``."""
 
@@ -74,7 +73,7 @@ class Authenticate(Struct):
     msg: Annotated[Authentication, AUTHENTICATION]
 
 
-@dataclass(frozen=True, slots=True)
+@struct
 class ConnectionInfo(Struct):
     """Also the ``info`` response (flattened)."""
 
@@ -87,7 +86,7 @@ class ConnectionInfo(Struct):
 Info = ConnectionInfo
 
 
-@dataclass(frozen=True, slots=True)
+@struct
 class List(Struct):
     """Connection id → destination, flattened next to ``type``.
 
@@ -120,7 +119,7 @@ class List(Struct):
         return cls(out)
 
 
-@dataclass(frozen=True, slots=True)
+@struct
 class Channel(Struct):
     """A response from the server behind channel ``id``, in serde (not positional) form."""
 
@@ -129,31 +128,31 @@ class Channel(Struct):
     response: Annotated[UntypedResponse, UNTYPED_RESPONSE]
 
 
-@dataclass(frozen=True, slots=True)
+@struct
 class ChannelOpened(Struct):
     TAG: ClassVar[str] = "channel_opened"
     id: U32
 
 
-@dataclass(frozen=True, slots=True)
+@struct
 class ChannelClosed(Struct):
     TAG: ClassVar[str] = "channel_closed"
     id: U32
 
 
-@dataclass(frozen=True, slots=True)
+@struct
 class ManagedTunnelStarted(Struct):
     TAG: ClassVar[str] = "managed_tunnel_started"
     id: U32
     port: U16
 
 
-@dataclass(frozen=True, slots=True)
+@struct
 class ManagedTunnelClosed(Struct):
     TAG: ClassVar[str] = "managed_tunnel_closed"
 
 
-@dataclass(frozen=True, slots=True)
+@struct
 class ManagedTunnelInfo(Struct):
     id: U32
     connection_id: U32
@@ -163,7 +162,7 @@ class ManagedTunnelInfo(Struct):
     remote_port: U16
 
 
-@dataclass(frozen=True, slots=True)
+@struct
 class ManagedTunnels(Struct):
     TAG: ClassVar[str] = "managed_tunnels"
     tunnels: tuple[ManagedTunnelInfo, ...]

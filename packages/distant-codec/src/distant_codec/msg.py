@@ -3,18 +3,17 @@
 from __future__ import annotations
 
 from collections.abc import Iterable
-from dataclasses import dataclass
 from typing import Any, Generic, TypeVar
 
 from .errors import CodecError
-from .schema import Kind
+from .schema import Kind, struct
 
 __all__ = ["Msg", "MsgKind"]
 
 T = TypeVar("T")
 
 
-@dataclass(frozen=True, slots=True)
+@struct
 class Msg(Generic[T]):
     """One payload, or a batch of them; ``items`` holds one element for a single."""
 

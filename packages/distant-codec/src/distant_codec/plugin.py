@@ -15,12 +15,11 @@ The manager answers each challenge with ``{"auth_response": {"answers": [...]}}`
 from __future__ import annotations
 
 import json
-from dataclasses import dataclass, field
 from typing import Any, ClassVar
 
 from .common import ErrorKind
 from .errors import CodecError
-from .schema import Struct
+from .schema import Struct, field, struct
 
 __all__ = [
     "PluginQuestion",
@@ -35,21 +34,21 @@ __all__ = [
 ]
 
 
-@dataclass(frozen=True, slots=True)
+@struct
 class PluginQuestion(Struct):
     text: str
     label: str = ""
     options: dict[str, str] = field(default_factory=dict)
 
 
-@dataclass(frozen=True, slots=True)
+@struct
 class PluginAuthChallenge(Struct):
     KEY: ClassVar[str] = "auth_challenge"
     questions: tuple[PluginQuestion, ...]
     options: dict[str, str] = field(default_factory=dict)
 
 
-@dataclass(frozen=True, slots=True)
+@struct
 class PluginReady(Struct):
     """Connect setup finished; the data phase starts after this line."""
 
@@ -57,7 +56,7 @@ class PluginReady(Struct):
     ready: bool = True
 
 
-@dataclass(frozen=True, slots=True)
+@struct
 class PluginDestination(Struct):
     """Launch finished; the destination to connect to."""
 
@@ -73,7 +72,7 @@ _PLUGIN_ERROR_KINDS = {
 }
 
 
-@dataclass(frozen=True, slots=True)
+@struct
 class PluginError(Struct):
     KEY: ClassVar[str] = "error"
     description: str
@@ -85,7 +84,7 @@ class PluginError(Struct):
         return _PLUGIN_ERROR_KINDS.get(self.kind, ErrorKind.OTHER)
 
 
-@dataclass(frozen=True, slots=True)
+@struct
 class PluginAuthResponse(Struct):
     KEY: ClassVar[str] = "auth_response"
     answers: tuple[str, ...]

@@ -6,11 +6,11 @@ the spec says they are always emitted (``set_permissions.options``).
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
 from typing import Annotated, ClassVar
 
 from .common import ChangeKind, Permissions, PtySize, SearchQuery, SetPermissionsOptions
-from .schema import ALWAYS, U16, U32, U64, Bin, Struct, TaggedUnion
+from .msg import MsgKind
+from .schema import ALWAYS, U16, U32, U64, Bin, Struct, TaggedUnion, field, struct
 
 __all__ = [
     "FileRead",
@@ -47,47 +47,47 @@ __all__ = [
 ]
 
 
-@dataclass(frozen=True, slots=True)
+@struct
 class FileRead(Struct):
     TAG: ClassVar[str] = "file_read"
     path: str
 
 
-@dataclass(frozen=True, slots=True)
+@struct
 class FileReadText(Struct):
     TAG: ClassVar[str] = "file_read_text"
     path: str
 
 
-@dataclass(frozen=True, slots=True)
+@struct
 class FileWrite(Struct):
     TAG: ClassVar[str] = "file_write"
     path: str
     data: Bin
 
 
-@dataclass(frozen=True, slots=True)
+@struct
 class FileWriteText(Struct):
     TAG: ClassVar[str] = "file_write_text"
     path: str
     text: str
 
 
-@dataclass(frozen=True, slots=True)
+@struct
 class FileAppend(Struct):
     TAG: ClassVar[str] = "file_append"
     path: str
     data: Bin
 
 
-@dataclass(frozen=True, slots=True)
+@struct
 class FileAppendText(Struct):
     TAG: ClassVar[str] = "file_append_text"
     path: str
     text: str
 
 
-@dataclass(frozen=True, slots=True)
+@struct
 class DirRead(Struct):
     """``depth`` 0 means unlimited."""
 
@@ -99,35 +99,35 @@ class DirRead(Struct):
     include_root: bool = False
 
 
-@dataclass(frozen=True, slots=True)
+@struct
 class DirCreate(Struct):
     TAG: ClassVar[str] = "dir_create"
     path: str
     all: bool = False
 
 
-@dataclass(frozen=True, slots=True)
+@struct
 class Remove(Struct):
     TAG: ClassVar[str] = "remove"
     path: str
     force: bool = False
 
 
-@dataclass(frozen=True, slots=True)
+@struct
 class Copy(Struct):
     TAG: ClassVar[str] = "copy"
     src: str
     dst: str
 
 
-@dataclass(frozen=True, slots=True)
+@struct
 class Rename(Struct):
     TAG: ClassVar[str] = "rename"
     src: str
     dst: str
 
 
-@dataclass(frozen=True, slots=True)
+@struct
 class Watch(Struct):
     """``except_`` is ``except`` on the wire."""
 
@@ -138,19 +138,19 @@ class Watch(Struct):
     except_: tuple[ChangeKind, ...] = ()
 
 
-@dataclass(frozen=True, slots=True)
+@struct
 class Unwatch(Struct):
     TAG: ClassVar[str] = "unwatch"
     path: str
 
 
-@dataclass(frozen=True, slots=True)
+@struct
 class Exists(Struct):
     TAG: ClassVar[str] = "exists"
     path: str
 
 
-@dataclass(frozen=True, slots=True)
+@struct
 class Metadata(Struct):
     TAG: ClassVar[str] = "metadata"
     path: str
@@ -158,7 +158,7 @@ class Metadata(Struct):
     resolve_file_type: bool = False
 
 
-@dataclass(frozen=True, slots=True)
+@struct
 class SetPermissions(Struct):
     TAG: ClassVar[str] = "set_permissions"
     path: str
@@ -166,19 +166,19 @@ class SetPermissions(Struct):
     options: Annotated[SetPermissionsOptions, ALWAYS] = field(default_factory=SetPermissionsOptions)
 
 
-@dataclass(frozen=True, slots=True)
+@struct
 class Search(Struct):
     TAG: ClassVar[str] = "search"
     query: SearchQuery
 
 
-@dataclass(frozen=True, slots=True)
+@struct
 class CancelSearch(Struct):
     TAG: ClassVar[str] = "cancel_search"
     id: U32
 
 
-@dataclass(frozen=True, slots=True)
+@struct
 class ProcSpawn(Struct):
     """``cmd`` is the whole command line; ``pty`` absent means no PTY."""
 
@@ -189,39 +189,39 @@ class ProcSpawn(Struct):
     pty: PtySize | None = None
 
 
-@dataclass(frozen=True, slots=True)
+@struct
 class ProcKill(Struct):
     TAG: ClassVar[str] = "proc_kill"
     id: U32
 
 
-@dataclass(frozen=True, slots=True)
+@struct
 class ProcStdin(Struct):
     TAG: ClassVar[str] = "proc_stdin"
     id: U32
     data: Bin
 
 
-@dataclass(frozen=True, slots=True)
+@struct
 class ProcResizePty(Struct):
     TAG: ClassVar[str] = "proc_resize_pty"
     id: U32
     size: PtySize
 
 
-@dataclass(frozen=True, slots=True)
+@struct
 class SystemInfo(Struct):
     TAG: ClassVar[str] = "system_info"
 
 
-@dataclass(frozen=True, slots=True)
+@struct
 class TunnelOpen(Struct):
     TAG: ClassVar[str] = "tunnel_open"
     host: str
     port: U16
 
 
-@dataclass(frozen=True, slots=True)
+@struct
 class TunnelListen(Struct):
     """``port`` 0 lets the OS pick."""
 
@@ -230,25 +230,25 @@ class TunnelListen(Struct):
     port: U16
 
 
-@dataclass(frozen=True, slots=True)
+@struct
 class TunnelWrite(Struct):
     TAG: ClassVar[str] = "tunnel_write"
     id: U32
     data: Bin
 
 
-@dataclass(frozen=True, slots=True)
+@struct
 class TunnelClose(Struct):
     TAG: ClassVar[str] = "tunnel_close"
     id: U32
 
 
-@dataclass(frozen=True, slots=True)
+@struct
 class Status(Struct):
     TAG: ClassVar[str] = "status"
 
 
-@dataclass(frozen=True, slots=True)
+@struct
 class Version(Struct):
     TAG: ClassVar[str] = "version"
 
@@ -271,3 +271,6 @@ REQUEST: TaggedUnion[Request] = TaggedUnion(
         Status, Version,
     ],
 )  # fmt: skip
+
+MSG_REQUEST: MsgKind[Request] = MsgKind(REQUEST)
+"""The payload kind of an API request envelope: ``Msg<Request>``."""

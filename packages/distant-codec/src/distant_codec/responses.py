@@ -7,7 +7,6 @@ of §7.5 flattened under their tag, so those classes are re-exported from
 
 from __future__ import annotations
 
-from dataclasses import dataclass
 from typing import Annotated, ClassVar
 
 from .common import (
@@ -21,7 +20,8 @@ from .common import (
     TunnelInfo,
     Version,
 )
-from .schema import I32, U16, U32, Bin, ListKind, Struct, TaggedUnion
+from .msg import MsgKind
+from .schema import I32, U16, U32, Bin, ListKind, Struct, TaggedUnion, struct
 
 __all__ = [
     "Ok",
@@ -54,76 +54,76 @@ __all__ = [
 Changed = Change
 
 
-@dataclass(frozen=True, slots=True)
+@struct
 class Ok(Struct):
     TAG: ClassVar[str] = "ok"
 
 
-@dataclass(frozen=True, slots=True)
+@struct
 class Blob(Struct):
     TAG: ClassVar[str] = "blob"
     data: Bin
 
 
-@dataclass(frozen=True, slots=True)
+@struct
 class Text(Struct):
     TAG: ClassVar[str] = "text"
     data: str
 
 
-@dataclass(frozen=True, slots=True)
+@struct
 class DirEntries(Struct):
     TAG: ClassVar[str] = "dir_entries"
     entries: tuple[DirEntry, ...]
     errors: tuple[Error, ...]
 
 
-@dataclass(frozen=True, slots=True)
+@struct
 class Exists(Struct):
     TAG: ClassVar[str] = "exists"
     value: bool
 
 
-@dataclass(frozen=True, slots=True)
+@struct
 class SearchStarted(Struct):
     TAG: ClassVar[str] = "search_started"
     id: U32
 
 
-@dataclass(frozen=True, slots=True)
+@struct
 class SearchResults(Struct):
     TAG: ClassVar[str] = "search_results"
     id: U32
     matches: Annotated[tuple[SearchQueryMatch, ...], ListKind(SEARCH_QUERY_MATCH)]
 
 
-@dataclass(frozen=True, slots=True)
+@struct
 class SearchDone(Struct):
     TAG: ClassVar[str] = "search_done"
     id: U32
 
 
-@dataclass(frozen=True, slots=True)
+@struct
 class ProcSpawned(Struct):
     TAG: ClassVar[str] = "proc_spawned"
     id: U32
 
 
-@dataclass(frozen=True, slots=True)
+@struct
 class ProcStdout(Struct):
     TAG: ClassVar[str] = "proc_stdout"
     id: U32
     data: Bin
 
 
-@dataclass(frozen=True, slots=True)
+@struct
 class ProcStderr(Struct):
     TAG: ClassVar[str] = "proc_stderr"
     id: U32
     data: Bin
 
 
-@dataclass(frozen=True, slots=True)
+@struct
 class ProcDone(Struct):
     """``code`` is absent when the process was killed by a signal."""
 
@@ -133,27 +133,27 @@ class ProcDone(Struct):
     code: I32 | None = None
 
 
-@dataclass(frozen=True, slots=True)
+@struct
 class TunnelOpened(Struct):
     TAG: ClassVar[str] = "tunnel_opened"
     id: U32
 
 
-@dataclass(frozen=True, slots=True)
+@struct
 class TunnelListening(Struct):
     TAG: ClassVar[str] = "tunnel_listening"
     id: U32
     port: U16
 
 
-@dataclass(frozen=True, slots=True)
+@struct
 class TunnelData(Struct):
     TAG: ClassVar[str] = "tunnel_data"
     id: U32
     data: Bin
 
 
-@dataclass(frozen=True, slots=True)
+@struct
 class TunnelIncoming(Struct):
     TAG: ClassVar[str] = "tunnel_incoming"
     listener_id: U32
@@ -161,13 +161,13 @@ class TunnelIncoming(Struct):
     peer_addr: str | None = None
 
 
-@dataclass(frozen=True, slots=True)
+@struct
 class TunnelClosed(Struct):
     TAG: ClassVar[str] = "tunnel_closed"
     id: U32
 
 
-@dataclass(frozen=True, slots=True)
+@struct
 class StatusInfo(Struct):
     TAG: ClassVar[str] = "status_info"
     tunnels: tuple[TunnelInfo, ...]
@@ -189,3 +189,6 @@ RESPONSE: TaggedUnion[Response] = TaggedUnion(
         TunnelClosed, StatusInfo,
     ],
 )  # fmt: skip
+
+MSG_RESPONSE: MsgKind[Response] = MsgKind(RESPONSE)
+"""The payload kind of an API response envelope: ``Msg<Response>``."""

@@ -1,8 +1,8 @@
-"""A small declarative schema that maps frozen dataclasses to msgpack and to JSON.
+"""A small declarative schema that maps frozen records to msgpack and to JSON.
 
-Every message in the protocol is a frozen dataclass deriving from :class:`Struct`. Its
-fields are read from the type hints, and each becomes a :class:`Kind` that knows both wire
-forms (§1 of the spec):
+Every message in the protocol is a frozen record (a class decorated with :func:`struct`)
+deriving from :class:`Struct`. Its fields are read from the type hints, and each becomes a
+:class:`Kind` that knows both wire forms (§1 of the spec):
 
 * msgpack: maps keyed by field name in declaration order, ``bin`` for :data:`Bin`
   fields, arrays of ints for :data:`ByteArray` fields;
@@ -14,11 +14,15 @@ the class sets ``ALLOW_EXTRA = True``. Every failure while decoding raises
 :class:`~distant_codec.errors.CodecError` with the path of the bad field.
 
 Internally tagged enums (``{"type": ..., fields...}``) are :class:`TaggedUnion` kinds.
+
+:func:`struct` stands in for ``@dataclass(frozen=True, slots=True)``: the same typing (it is a
+``dataclass_transform``) and instance semantics, at a fraction of the import cost, since it
+generates no code per class until one is first constructed (see :func:`struct`). Real frozen
+dataclasses deriving from :class:`Struct` keep working too.
 """
 
 from __future__ import annotations
 
-import dataclasses
 import enum
 import threading
 import types
@@ -28,9 +32,15 @@ from typing import Annotated, Any, ClassVar, Generic, TypeVar, Union, get_args, 
 
 import msgpack
 
+from ._records import MISSING as _MISSING
+from ._records import Field, FrozenInstanceError, field, renamed, struct
 from .errors import CodecError
 
 __all__ = [
+    "struct",
+    "field",
+    "renamed",
+    "FrozenInstanceError",
     "Kind",
     "Struct",
     "TaggedUnion",
@@ -425,26 +435,33 @@ class Untagged(Kind[Any]):
 # Structs
 
 
-_MISSING: Any = dataclasses.MISSING
-
-
-@dataclasses.dataclass(frozen=True, slots=True)
 class _Field:
-    attr: str  # Python attribute name
-    key: str  # wire name
-    kind: Kind[Any]
-    default: Any  # _MISSING when required
-    default_factory: Callable[[], Any] | None
-    always: bool
-    # Derived once, as encoding runs for every message: whether the field may be left out
-    # when equal to its default, and that default (a factory is called once, here).
-    omittable: bool = dataclasses.field(init=False)
-    omit_value: Any = dataclasses.field(init=False)
+    """One wire field of a :class:`Struct`."""
 
-    def __post_init__(self) -> None:
-        required = self.default is _MISSING and self.default_factory is None
-        object.__setattr__(self, "omittable", not self.always and not required)
-        object.__setattr__(self, "omit_value", None if required else self.default_value())
+    __slots__ = ("always", "attr", "default", "default_factory", "key", "kind", "omit_value",
+                 "omittable")  # fmt: skip
+
+    def __init__(
+        self,
+        attr: str,  # Python attribute name
+        key: str,  # wire name
+        kind: Kind[Any],
+        *,
+        default: Any,  # _MISSING when required
+        default_factory: Callable[[], Any] | None,
+        always: bool,
+    ) -> None:
+        self.attr = attr
+        self.key = key
+        self.kind = kind
+        self.default = default
+        self.default_factory = default_factory
+        self.always = always
+        # Derived once, as encoding runs for every message: whether the field may be left
+        # out when equal to its default, and that default (a factory is called once, here).
+        required = self.required
+        self.omittable = not always and not required
+        self.omit_value: Any = None if required else self.default_value()
 
     def default_value(self) -> Any:
         if self.default_factory is not None:
@@ -455,9 +472,13 @@ class _Field:
     def required(self) -> bool:
         return self.default is _MISSING and self.default_factory is None
 
+    def __repr__(self) -> str:
+        return f"_Field(attr={self.attr!r}, key={self.key!r}, kind={self.kind.name!r})"
+
 
 class Struct:
-    """Base of every protocol message; subclasses are ``@dataclass(frozen=True, slots=True)``.
+    """Base of every protocol message; subclasses are :func:`struct` classes (or, as well,
+    ``@dataclass(frozen=True, slots=True)`` ones).
 
     ``TAG`` is the ``type`` value when the class is a variant of a :class:`TaggedUnion`.
     ``ALLOW_EXTRA`` turns off the rejection of unknown keys.
@@ -470,7 +491,7 @@ class Struct:
 
     @classmethod
     def schema(cls) -> tuple[_Field, ...]:
-        """The wire fields, built from the dataclass fields on first use."""
+        """The wire fields, built from the record's fields on first use."""
         cached = cls.__dict__.get("_fields_cache")
         if cached is None:
             cached = _build_fields(cls)
@@ -677,18 +698,34 @@ def _infer(hint: Any) -> tuple[Kind[Any], bool]:
 def _build_fields(cls: type[Struct]) -> tuple[_Field, ...]:
     hints = typing.get_type_hints(cls, include_extras=True)
     out: list[_Field] = []
-    for f in dataclasses.fields(typing.cast(Any, cls)):
-        kind, always = _infer(hints[f.name])
-        key = f.metadata.get("key", f.name.rstrip("_"))
-        factory = (
-            None
-            if f.default_factory is _MISSING
-            else typing.cast(Callable[[], Any], f.default_factory)
-        )
-        out.append(_Field(f.name, key, kind, f.default, factory, always))
+    for name, default, factory, metadata in _record_fields(cls):
+        kind, always = _infer(hints[name])
+        key = metadata.get("key", name.rstrip("_"))
+        out.append(_Field(name, key, kind, default=default, default_factory=factory, always=always))
     return tuple(out)
 
 
-def renamed(key: str, **kwargs: Any) -> Any:
-    """A dataclass field whose wire name differs from its attribute name."""
-    return dataclasses.field(metadata={"key": key}, **kwargs)
+def _record_fields(
+    cls: type,
+) -> list[tuple[str, Any, Callable[[], Any] | None, Mapping[str, Any]]]:
+    """Name, default (``_MISSING`` if none), factory and metadata of each field of a
+    :func:`struct` class or a dataclass."""
+    own = cls.__dict__.get("__dataclass_fields__")
+    specs: tuple[Field, ...] | None = getattr(cls, "__struct_fields__", None)
+    if specs is not None and not isinstance(own, dict):  # not a dataclass of its own
+        return [
+            (f.name, f.default, None if f.default_factory is _MISSING else f.default_factory,
+             f.metadata)
+            for f in specs
+        ]  # fmt: skip
+    import dataclasses  # a Struct declared as a real dataclass
+
+    return [
+        (
+            f.name,
+            _MISSING if f.default is dataclasses.MISSING else f.default,
+            None if f.default_factory is dataclasses.MISSING else f.default_factory,
+            f.metadata,
+        )
+        for f in dataclasses.fields(typing.cast(Any, cls))
+    ]

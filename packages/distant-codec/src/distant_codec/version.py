@@ -2,18 +2,18 @@
 
 from __future__ import annotations
 
-import struct
-from dataclasses import dataclass
+from struct import Struct as _Packer
 
+from ._records import struct
 from .errors import CodecError
 
 __all__ = ["ProtocolVersion", "PROTOCOL_VERSION", "VERSION_BYTES_LEN"]
 
 VERSION_BYTES_LEN = 24
-_FMT = struct.Struct(">QQQ")
+_FMT = _Packer(">QQQ")
 
 
-@dataclass(frozen=True, slots=True, order=True)
+@struct(order=True)
 class ProtocolVersion:
     major: int
     minor: int

@@ -229,6 +229,10 @@ def _answer(auth: AuthHandler, msg: Any) -> Any:
     return None
 
 
+_MAX_WATCHED = 256
+"""How many recent channel requests a channel watches for a refusal from the manager."""
+
+
 class BlockingChannel:
     """A channel to one server: send API requests, read its responses."""
 
@@ -239,7 +243,9 @@ class BlockingChannel:
         self.id = channel_id
         self.binary = binary
         self._origin = origin  # every response of the channel arrives under this id
-        self._sent: set[str] = set()  # manager envelopes that can only come back as errors
+        # Manager envelopes of recent channel requests: they only ever come back as errors
+        # (a refused request), so only the newest few are kept (ordered dict as a set).
+        self._sent: dict[str, None] = {}
         self._queued: dict[str, deque[Response[Msg[Any]]]] = {}
 
     def send(self, payload: Msg[Any], *, header: Header | None = None) -> str:
@@ -250,7 +256,9 @@ class BlockingChannel:
 
     def send_untyped(self, request: UntypedRequest) -> str:
         wire = encode_channel_request(self.id, request, binary=self.binary)
-        self._sent.add(self.client.send_raw(wire))
+        self._sent[self.client.send_raw(wire)] = None
+        if len(self._sent) > _MAX_WATCHED:
+            del self._sent[next(iter(self._sent))]
         return request.id
 
     def receive(self) -> Response[Msg[Any]]:
@@ -293,7 +301,7 @@ class BlockingChannel:
             envelope = self.client.next_any({self._origin, *self._sent})
             if envelope.origin_id != self._origin:
                 # A channel request is only ever answered when the manager refused it.
-                self._sent.discard(envelope.origin_id)
+                self._sent.pop(envelope.origin_id, None)
                 _check(MANAGER_RESPONSE.decode(envelope.payload))
                 continue
             decoded = decode_channel_response(envelope.payload)

@@ -255,12 +255,13 @@ async def _join(
     """Pump bytes both ways between a local stream and remote tunnel ``tunnel_id``."""
 
     async def local_to_remote() -> None:
+        # At the local end of input, keep the tunnel open: the protocol has no half-close,
+        # and closing now would cut off the remote side's reply (an echo, an HTTP
+        # response). The tunnel closes when the remote closes, or a local write fails.
         with contextlib.suppress(anyio.EndOfStream, anyio.BrokenResourceError, OSError):
             while True:
                 data = await stream.receive(_READ)
                 await channel.fire(rq.TunnelWrite(tunnel_id, data))
-        with contextlib.suppress(Exception):
-            await channel.fire(rq.TunnelClose(tunnel_id))
 
     async with anyio.create_task_group() as tg:
         tg.start_soon(local_to_remote)

@@ -4,15 +4,7 @@ blocking client (which must not import anyio)."""
 from __future__ import annotations
 
 from distant_auth import KNOWN_ENCRYPTION_TYPES, Negotiated, SecretKey
-from distant_codec import (
-    COUNTER_NONCE_TYPE,
-    ChainCodec,
-    Codec,
-    CompressionCodec,
-    CounterNonceCodec,
-    XChaCha20Poly1305Codec,
-    codec_for,
-)
+from distant_codec import COUNTER_NONCE_TYPE, Codec
 
 from .errors import HandshakeError
 
@@ -24,6 +16,16 @@ EXTENDED_ENCRYPTION_TYPES = KNOWN_ENCRYPTION_TYPES | {COUNTER_NONCE_TYPE}
 
 def build_codec(negotiated: Negotiated, key: SecretKey | None, *, client: bool) -> Codec:
     """The codec for a settled negotiation: encryption (if any) then compression."""
+    # Imported here: the ciphers pull in cryptography, which a plain link (the CLI's
+    # blocking client on the manager socket) never needs.
+    from distant_codec import (
+        ChainCodec,
+        CompressionCodec,
+        CounterNonceCodec,
+        XChaCha20Poly1305Codec,
+        codec_for,
+    )
+
     compression = (
         None
         if negotiated.compression_type is None

@@ -36,7 +36,7 @@ from .errors import ConnectionClosed, HandshakeError
 from .framed import TRANSPORT_ERRORS, FramedTransport
 from .handshake import NewConnection, Reconnection, ServerSettings, server_accept
 from .shutdown import Shutdown
-from .workers import WorkerPool
+from .workers import Lanes, WorkerPool
 
 __all__ = ["Server", "Handler", "RequestContext", "ConnectionInfo"]
 
@@ -78,6 +78,10 @@ class RequestContext(Generic[Req, Resp, State]):
 
 
 class Handler(Protocol[Req, Resp, State]):
+    """``lane_of`` (optional) names the lane of a request that must run after the earlier
+    requests of the same lane, in arrival order (e.g. writes to one process's stdin);
+    ``None`` for requests that may run concurrently with everything."""
+
     async def on_connect(self, info: ConnectionInfo) -> State: ...
 
     async def on_request(self, ctx: RequestContext[Req, Resp, State]) -> None: ...
@@ -205,6 +209,8 @@ class Server(Generic[Req, Resp, State]):
                     tg.start_soon(self._expire_when_gone, conn)
                     workers: WorkerPool[RequestContext[Req, Resp, State]]
                     workers = WorkerPool(tg, self._dispatch)
+                    lanes: Lanes[RequestContext[Req, Resp, State]] = Lanes(tg, self._dispatch)
+                    lane_of = getattr(self.handler, "lane_of", None)
                     async for item in conn:
                         try:
                             request = Request.from_bytes(item, self.request_kind)
@@ -213,7 +219,11 @@ class Server(Generic[Req, Resp, State]):
                             log.warning("connection %d: ignoring a bad request: %s", cid, exc)
                             continue
                         ctx = RequestContext(cid, request, state, conn, self.response_kind)
-                        workers.submit(ctx)
+                        lane = lane_of(request.payload) if lane_of is not None else None
+                        if lane is None:
+                            workers.submit(ctx)
+                        else:
+                            lanes.submit(lane, ctx)
                     workers.close()
                     tg.cancel_scope.cancel()
             finally:

@@ -9,14 +9,15 @@ started, so concurrency is as with one task per request. Idle workers beyond
 from __future__ import annotations
 
 import math
-from collections.abc import Awaitable, Callable
+from collections import deque
+from collections.abc import Awaitable, Callable, Hashable
 from typing import Generic, TypeVar
 
 import anyio
 import anyio.abc
 from anyio.streams.memory import MemoryObjectReceiveStream, MemoryObjectSendStream
 
-__all__ = ["WorkerPool"]
+__all__ = ["WorkerPool", "Lanes"]
 
 T = TypeVar("T")
 
@@ -59,3 +60,33 @@ class WorkerPool(Generic[T]):
 
     def close(self) -> None:
         self._send.close()
+
+
+class Lanes(Generic[T]):
+    """Jobs that must run one after another, in arrival order, per key (a lane).
+
+    Writes to one process's stdin or to one tunnel are such jobs: run concurrently, two
+    of them could reach the process in either order. A lane's task exists only while it
+    has work, so idle lanes cost nothing.
+    """
+
+    def __init__(self, tg: anyio.abc.TaskGroup, handle: Callable[[T], Awaitable[None]]) -> None:
+        self._tg = tg
+        self._handle = handle
+        self._queues: dict[Hashable, deque[T]] = {}
+
+    def submit(self, key: Hashable, job: T) -> None:
+        queue = self._queues.get(key)
+        if queue is not None:
+            queue.append(job)
+            return
+        queue = self._queues[key] = deque([job])
+        self._tg.start_soon(self._drain, key, queue)
+
+    async def _drain(self, key: Hashable, queue: deque[T]) -> None:
+        try:
+            while queue:
+                await self._handle(queue[0])
+                queue.popleft()
+        finally:
+            del self._queues[key]

@@ -6,6 +6,7 @@ from typing import Any
 
 from distant_auth import SecretKey, Verifier
 from distant_codec import MSG_EXTENDED_REQUEST, MSG_EXTENDED_RESPONSE, Msg
+from distant_codec import requests as rq
 from distant_codec.extensions import ExtendedRequest, ExtendedResponse
 from distant_net import ConnectionInfo, RequestContext, Server, ServerSettings, Shutdown
 
@@ -38,6 +39,18 @@ class ApiHandler:
 
     async def on_disconnect(self, state: ConnectionState) -> None:
         await state.aclose()
+
+    def lane_of(self, payload: Msg[ExtendedRequest]) -> tuple[str, int] | None:
+        """Writes to one process or tunnel run in arrival order (see distant_net.Lanes);
+        everything else runs concurrently."""
+        if payload.is_batch:
+            return None
+        item = payload.items[0]
+        if isinstance(item, rq.ProcStdin):
+            return ("proc", item.id)
+        if isinstance(item, rq.TunnelWrite):
+            return ("tunnel", item.id)
+        return None
 
 
 def make_server(

@@ -333,6 +333,10 @@ class _Child:
                             self._stdin_handover = None
                             os.close(fd)
 
+    @property
+    def has_pty(self) -> bool:
+        return self._has_pty
+
     def close_stdin(self) -> None:
         fd, self._stdin = self._stdin, None
         if fd is None:
@@ -583,7 +587,13 @@ class ProcessOps(Api):
         return rs.Ok()
 
     async def proc_stdin(self, ctx: ApiContext, req: rq.ProcStdin) -> rs.Ok:
-        await _table(ctx).get(req.id).write_stdin(req.data)
+        """An empty write to a process without a pty closes its stdin (end of input), so
+        ``echo x | distant spawn -- cat`` ends; with a pty, input ends with Ctrl-D."""
+        process = _table(ctx).get(req.id)
+        if not req.data and not process.has_pty:
+            process.close_stdin()
+        else:
+            await process.write_stdin(req.data)
         return rs.Ok()
 
     async def proc_resize_pty(self, ctx: ApiContext, req: rq.ProcResizePty) -> rs.Ok:
