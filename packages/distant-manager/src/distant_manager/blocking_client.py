@@ -42,7 +42,12 @@ from distant_net import (
     connect_unix_blocking,
 )
 
-from .channel_wire import BIN_PAYLOADS, decode_channel_response, encode_channel_request
+from .channel_wire import (
+    BIN_PAYLOADS,
+    channel_request_parts,
+    decode_channel_response,
+    encode_channel_request,
+)
 
 __all__ = [
     "ManagerError",
@@ -255,8 +260,13 @@ class BlockingChannel:
         )
 
     def send_untyped(self, request: UntypedRequest) -> str:
-        wire = encode_channel_request(self.id, request, binary=self.binary)
-        self._sent[self.client.send_raw(wire)] = None
+        if self.binary:
+            envelope_id = new_id()
+            self.client.conn.send_parts(channel_request_parts(self.id, request, envelope_id))
+        else:
+            wire = encode_channel_request(self.id, request, binary=False)
+            envelope_id = self.client.send_raw(wire)
+        self._sent[envelope_id] = None
         if len(self._sent) > _MAX_WATCHED:
             del self._sent[next(iter(self._sent))]
         return request.id

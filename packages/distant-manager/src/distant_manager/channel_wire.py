@@ -28,6 +28,7 @@ from distant_codec import (
 
 __all__ = [
     "BIN_PAYLOADS",
+    "channel_request_parts",
     "encode_channel_request",
     "encode_channel_response",
     "decode_channel_response",
@@ -65,6 +66,32 @@ def encode_channel_response(channel_id: int, response: UntypedResponse, *, binar
     inner["origin_id"] = response.origin_id
     inner["payload"] = _bytes_field(response.payload, binary)
     return packb({"type": "channel", "id": channel_id, "response": inner})
+
+
+def _bin_header(n: int) -> bytes:
+    if n < 0x100:
+        return b"\xc4" + n.to_bytes(1, "big")
+    if n < 0x10000:
+        return b"\xc5" + n.to_bytes(2, "big")
+    return b"\xc6" + n.to_bytes(4, "big")
+
+
+def channel_request_parts(
+    channel_id: int, request: UntypedRequest, envelope_id: str
+) -> list[bytes]:
+    """The whole manager envelope of a bin-payload ``channel`` request, as parts to send
+    by scatter-gather: exactly the bytes of ``UntypedRequest(envelope_id,
+    encode_channel_request(channel_id, request, binary=True)).to_bytes()``, without copying
+    ``request.payload`` (an upload chunk) into them."""
+    head = [b"\x82", packb("id"), packb(envelope_id), packb("payload")]
+    head += [b"\x83", packb("type"), packb("channel"), packb("id"), packb(channel_id)]
+    head.append(packb("request"))
+    if request.header:
+        head += [b"\x83", packb("header"), packb(encode_header(request.header))]
+    else:
+        head.append(b"\x82")
+    head += [packb("id"), packb(request.id), packb("payload"), _bin_header(len(request.payload))]
+    return [b"".join(head), request.payload]
 
 
 def _as_bytes(value: Any, what: str) -> bytes:

@@ -14,6 +14,7 @@ from __future__ import annotations
 import contextlib
 import socket
 import threading
+from collections.abc import Sequence
 from types import TracebackType
 
 from distant_auth import (
@@ -36,11 +37,11 @@ from distant_codec import (
     AUTHENTICATION,
     AUTHENTICATION_RESPONSE,
     DEFAULT_MAX_ITEM_SIZE,
+    HEADER_SIZE,
     PROTOCOL_VERSION,
     VERSION_BYTES_LEN,
     Codec,
     CodecError,
-    FrameDecoder,
     PlainCodec,
     ProtocolVersion,
 )
@@ -51,6 +52,7 @@ from .negotiation import EXTENDED_ENCRYPTION_TYPES, build_codec
 __all__ = ["BlockingConnection", "blocking_connect", "connect_unix_blocking"]
 
 _READ_SIZE = 256 * 1024
+_IOV_MAX = 512
 
 
 class BlockingConnection:
@@ -60,20 +62,19 @@ class BlockingConnection:
         self.sock = sock
         self.codec: Codec = PlainCodec()
         self.connection_id = 0
-        self._decoder = FrameDecoder(max_item_size)
+        self._buf = bytearray()  # bytes read past the last whole frame
+        self._max_item_size = max_item_size
         self._send_lock = threading.Lock()
         self._closed = False
 
     # -- raw, before framing (the version bytes) ---------------------------------------------
 
     def _receive_exactly(self, n: int) -> bytes:
-        data = bytearray()
-        while len(data) < n:
-            chunk = self.sock.recv(n - len(data))
-            if not chunk:
-                raise ConnectionClosed("the peer closed the connection during the handshake")
-            data += chunk
-        return bytes(data)
+        while len(self._buf) < n:
+            self._fill()
+        data = bytes(self._buf[:n])
+        del self._buf[:n]
+        return data
 
     # -- frames ------------------------------------------------------------------------------
 
@@ -88,29 +89,82 @@ class BlockingConnection:
             except OSError as exc:
                 raise ConnectionClosed(f"the connection broke: {exc}") from exc
 
-    def receive_frame(self) -> bytes:
-        """The next decoded item, ``b""`` for a heartbeat. :class:`ConnectionClosed` at EOF;
-        ``TimeoutError`` when the socket has a timeout and it passes."""
-        decoder = self._decoder
-        while True:
-            frame = decoder.next_frame()
-            if frame is not None:
-                return self.codec.decode(frame)
+    def send_parts(self, parts: Sequence[bytes]) -> None:
+        """Send one item given as consecutive parts (thread-safe). With the plain codec the
+        parts go out by scatter-gather, never joined: a 2 MiB upload chunk is not copied
+        again for each layer of envelope around it."""
+        if not isinstance(self.codec, PlainCodec):
+            self.send(b"".join(parts))
+            return
+        total = sum(len(part) for part in parts)
+        views = [memoryview(total.to_bytes(8, "big"))]
+        views += [memoryview(part) for part in parts if part]
+        with self._send_lock:
+            if self._closed:
+                raise ConnectionClosed("the connection is closed")
             try:
-                chunk = self.sock.recv(_READ_SIZE)
-            except TimeoutError:
-                raise
+                _sendmsg_all(self.sock, views)
             except OSError as exc:
                 raise ConnectionClosed(f"the connection broke: {exc}") from exc
-            if not chunk:
-                try:
-                    decoder.eof()
-                except CodecError as exc:
-                    raise ConnectionClosed(f"the connection closed mid-frame: {exc}") from None
-                raise ConnectionClosed("the peer closed the connection")
-            decoder.feed(chunk)
 
-    def receive(self) -> bytes:
+    def receive_frame(self) -> bytes | bytearray:
+        """The next decoded item, ``b""`` for a heartbeat. :class:`ConnectionClosed` at EOF
+        or on a bad frame; ``TimeoutError`` when the socket has a timeout and it passes.
+
+        A frame larger than what is buffered is read straight into a buffer of its exact
+        size (``recv_into``), so a large item is copied once, by the kernel."""
+        buf = self._buf
+        while len(buf) < HEADER_SIZE:
+            self._fill()
+        size = int.from_bytes(buf[:HEADER_SIZE], "big")
+        if size > self._max_item_size:
+            raise ConnectionClosed(
+                f"bad frame from the peer: {size} bytes is over the {self._max_item_size} limit"
+            )
+        end = HEADER_SIZE + size
+        if len(buf) >= end:
+            item: bytes | bytearray = bytes(buf[HEADER_SIZE:end])
+            del buf[:end]
+        else:
+            item = bytearray(size)
+            have = len(buf) - HEADER_SIZE
+            item[:have] = buf[HEADER_SIZE:]
+            buf.clear()
+            view = memoryview(item)[have:]
+            while view:
+                n = self._recv_into(view)
+                view = view[n:]
+        if not item:
+            return b""
+        if isinstance(self.codec, PlainCodec):
+            return item
+        return self.codec.decode(bytes(item))
+
+    def _fill(self) -> None:
+        try:
+            chunk = self.sock.recv(_READ_SIZE)
+        except TimeoutError:
+            raise
+        except OSError as exc:
+            raise ConnectionClosed(f"the connection broke: {exc}") from exc
+        if not chunk:
+            if self._buf:
+                raise ConnectionClosed("the connection closed mid-frame")
+            raise ConnectionClosed("the peer closed the connection")
+        self._buf += chunk
+
+    def _recv_into(self, view: memoryview) -> int:
+        try:
+            n = self.sock.recv_into(view)
+        except TimeoutError:
+            raise
+        except OSError as exc:
+            raise ConnectionClosed(f"the connection broke: {exc}") from exc
+        if not n:
+            raise ConnectionClosed("the connection closed mid-frame")
+        return n
+
+    def receive(self) -> bytes | bytearray:
         """The next non-empty item (heartbeats skipped)."""
         while True:
             item = self.receive_frame()
@@ -136,6 +190,20 @@ class BlockingConnection:
         tb: TracebackType | None,
     ) -> None:
         self.close()
+
+
+def _sendmsg_all(sock: socket.socket, views: list[memoryview]) -> None:
+    """``sendall`` for a list of buffers (``sendmsg`` may send only part of them)."""
+    while views:
+        sent = sock.sendmsg(views[:_IOV_MAX])
+        while sent:
+            first = views[0]
+            if sent >= len(first):
+                sent -= len(first)
+                views.pop(0)
+            else:
+                views[0] = first[sent:]
+                sent = 0
 
 
 def connect_unix_blocking(path: str, *, timeout: float | None = None) -> socket.socket:
