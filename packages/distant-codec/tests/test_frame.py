@@ -175,3 +175,18 @@ def test_random_bytes_raise_only_codec_error(chunks: list[bytes], max_item_size:
         decoder.eof()
     except CodecError:
         pass
+
+
+def test_needed_counts_the_rest_of_a_partial_frame() -> None:
+    from distant_codec import FrameDecoder, encode_frame
+
+    frame = encode_frame(b"x" * 1000)
+    decoder = FrameDecoder()
+    assert decoder.needed == 0
+    decoder.feed(frame[:5])
+    assert decoder.needed == 0  # no whole header yet
+    decoder.feed(frame[5:300])
+    assert decoder.needed == len(frame) - 300
+    decoder.feed(frame[300:])
+    assert decoder.needed == 0
+    assert decoder.next_frame() == b"x" * 1000

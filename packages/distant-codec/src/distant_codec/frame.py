@@ -86,6 +86,17 @@ class FrameDecoder:
         """Number of bytes received but not yet returned as (part of) an item."""
         return len(self._buf) - self._pos
 
+    @property
+    def needed(self) -> int:
+        """Bytes still missing to complete the frame whose header is buffered (0 when no
+        header is buffered yet). A reader may ask for this much at once: one large read
+        beats many small ones for a large frame."""
+        pos = self._pos
+        if len(self._buf) - pos < HEADER_SIZE:
+            return 0
+        length: int = _HEADER.unpack_from(self._buf, pos)[0]
+        return max(HEADER_SIZE + length - (len(self._buf) - pos), 0)
+
     def feed(self, data: bytes | bytearray | memoryview) -> None:
         """Append received bytes; then call :meth:`next_frame` or iterate for the items."""
         if self._pos:

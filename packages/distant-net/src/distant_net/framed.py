@@ -29,6 +29,10 @@ TRANSPORT_ERRORS = (
 """What a dead or closed link raises; callers treat any of these as "link lost"."""
 
 
+_MAX_READ = 1024 * 1024
+"""The largest single read, used only while a large frame is incomplete."""
+
+
 class TruncatedFrame(CodecError):
     """The stream ended inside a frame: the link was cut, or the peer closed mid-frame."""
 
@@ -93,7 +97,9 @@ class FramedTransport:
             if item is not None:
                 return self.codec.decode(item)
             try:
-                chunk = await self.stream.receive(READ_SIZE)
+                # Inside a large frame, read the rest in fewer, larger calls (each receive
+                # costs a trip through the event loop).
+                chunk = await self.stream.receive(min(max(decoder.needed, READ_SIZE), _MAX_READ))
             except anyio.EndOfStream:
                 try:
                     decoder.eof()
