@@ -96,7 +96,7 @@ if TYPE_CHECKING:
         Version,
         WindowsMetadata,
     )
-    from .counter_nonce import COUNTER_NONCE_TYPE, CounterNonceCodec
+    from .counter_nonce import CounterNonceCodec
     from .destination import Destination, find_credentials, format_credentials
     from .envelope import (
         UNTYPED_REQUEST,
@@ -112,7 +112,13 @@ if TYPE_CHECKING:
     )
     from .errors import CodecError, FrameTooLarge
     from .extensions import MSG_EXTENDED_REQUEST, MSG_EXTENDED_RESPONSE
-    from .frame import DEFAULT_MAX_ITEM_SIZE, HEADER_SIZE, FrameDecoder, encode_frame
+    from .frame import (
+        COUNTER_NONCE_TYPE,
+        DEFAULT_MAX_ITEM_SIZE,
+        HEADER_SIZE,
+        FrameDecoder,
+        encode_frame,
+    )
     from .manager_requests import MANAGER_REQUEST, ManagerRequest
     from .manager_responses import MANAGER_RESPONSE, ConnectionInfo, ManagerResponse
     from .msg import Msg, MsgKind
@@ -155,13 +161,14 @@ _SUBMODULE_EXPORTS: dict[str, tuple[str, ...]] = {
                "SearchQueryMatch", "SearchQueryOptions", "SearchQueryTarget",
                "SetPermissionsOptions", "StartsWith", "Submatch", "SystemInfo", "TunnelDirection",
                "TunnelInfo", "UnixMetadata", "Version", "WindowsMetadata"),
-    "counter_nonce": ("COUNTER_NONCE_TYPE", "CounterNonceCodec"),
+    "counter_nonce": ("CounterNonceCodec",),
     "destination": ("Destination", "find_credentials", "format_credentials"),
     "envelope": ("UNTYPED_REQUEST", "UNTYPED_RESPONSE", "Header", "Request", "Response",
                  "UntypedRequest", "UntypedResponse", "decode_header", "encode_header", "new_id"),
     "errors": ("CodecError", "FrameTooLarge"),
     "extensions": ("MSG_EXTENDED_REQUEST", "MSG_EXTENDED_RESPONSE"),
-    "frame": ("DEFAULT_MAX_ITEM_SIZE", "HEADER_SIZE", "FrameDecoder", "encode_frame"),
+    "frame": ("COUNTER_NONCE_TYPE", "DEFAULT_MAX_ITEM_SIZE", "HEADER_SIZE", "FrameDecoder",
+              "encode_frame"),
     "manager_requests": ("MANAGER_REQUEST", "ManagerRequest"),
     "manager_responses": ("MANAGER_RESPONSE", "ConnectionInfo", "ManagerResponse"),
     "msg": ("Msg", "MsgKind"),

@@ -21,12 +21,13 @@ from cryptography.exceptions import InvalidTag
 from cryptography.hazmat.primitives.ciphers.aead import ChaCha20Poly1305
 
 from .errors import CodecError
-from .frame import HEADER_SIZE
+from .frame import COUNTER_NONCE_TYPE, HEADER_SIZE
 from .xchacha import TAG_SIZE, hchacha20
 
 __all__ = ["COUNTER_NONCE_TYPE", "CounterNonceCodec"]
 
-COUNTER_NONCE_TYPE: Final = "XChaCha20Poly1305Counter"
+# Defined beside the framing, which imports no cryptography: deciding *whether* a
+# negotiated type is this one must not load the cipher.
 
 _CLIENT_TO_SERVER: Final = b"distant c2s ctr\x00"
 _SERVER_TO_CLIENT: Final = b"distant s2c ctr\x00"

@@ -14,9 +14,18 @@ TYPE_CHECKING = False  # typing.TYPE_CHECKING, without importing typing for a le
 if TYPE_CHECKING:
     from typing import Final
 
-__all__ = ["DEFAULT_MAX_ITEM_SIZE", "HEADER_SIZE", "FrameDecoder", "encode_frame"]
+__all__ = [
+    "COUNTER_NONCE_TYPE",
+    "DEFAULT_MAX_ITEM_SIZE",
+    "HEADER_SIZE",
+    "FrameDecoder",
+    "encode_frame",
+]
 
 HEADER_SIZE: Final = 8
+
+COUNTER_NONCE_TYPE = "XChaCha20Poly1305Counter"
+"""The encryption type name of our counter-nonce cipher (see :mod:`distant_codec.counter_nonce`)."""
 """Size of the length header in bytes."""
 
 DEFAULT_MAX_ITEM_SIZE: Final = 16 * 1024 * 1024

@@ -12,12 +12,14 @@ Sending is thread-safe (one lock); receiving belongs to one thread at a time.
 from __future__ import annotations
 
 import contextlib
+import os
 import socket
 import threading
 from collections.abc import Sequence
 from types import TracebackType
 
 from distant_auth import (
+    SALT_LENGTH,
     AuthenticationFailed,
     AuthHandler,
     AuthProtocolError,
@@ -44,6 +46,8 @@ from distant_codec import (
     CodecError,
     PlainCodec,
     ProtocolVersion,
+    packb,
+    unpackb,
 )
 
 from .errors import AuthenticationError, ConnectionClosed, HandshakeError, IncompatibleVersion
@@ -250,7 +254,10 @@ def blocking_connect(
         conn.send(encode_connect_type(Connect()))
         conn.connection_id = decode_connection_id(conn.receive())
         _authenticate(conn, handler)
-        _exchange_keys(conn)  # the OTP: required by the server, useless without reconnects
+        if key is None:
+            _send_public_otp_share(conn)
+        else:
+            _exchange_keys(conn)  # the OTP: required by the server, unused without reconnects
     except (CodecError, AuthProtocolError) as exc:
         conn.close()
         raise HandshakeError(f"bad handshake from the server: {exc}") from None
@@ -258,6 +265,33 @@ def blocking_connect(
         conn.close()
         raise
     return conn
+
+
+# The P-256 generator point, uncompressed (SEC 2, §2.4.2): a valid public key whose private
+# key (1) everyone knows.
+_P256_GENERATOR = bytes.fromhex(
+    "04"
+    "6b17d1f2e12c4247f8bce6e563a440f277037d812deb33a0f4a13945d898c296"
+    "4fe342e2fe1a7f9b8ee7eb4a7c0f9e162bce33576b315ececbb6406837bf51f5"
+)
+
+
+def _send_public_otp_share(conn: BlockingConnection) -> None:
+    """Step 8 on a link without encryption, without importing ``cryptography``.
+
+    The server insists on an OTP key exchange after authentication; the OTP only ever
+    serves to *reconnect*, which this client never does. On a plain link (the manager's
+    socket: private by file mode, verifier ``none``) everything the exchange sends is in the
+    clear anyway, so an OTP derived from a well-known public point protects nothing less
+    than an ephemeral one would: whoever could use it could open a new connection on that
+    socket just as well, and the manager keeps no grace period for its clients. Skipping
+    the key generation saves the CLI's fast path the ~8 ms of importing the EC code.
+    """
+    salt = os.urandom(SALT_LENGTH)
+    conn.send(packb({"public_key": _P256_GENERATOR, "salt": salt}))
+    peer = unpackb(conn.receive())
+    if type(peer) is not dict or "public_key" not in peer:
+        raise HandshakeError("the server's OTP key exchange is malformed")
 
 
 def _exchange_keys(conn: BlockingConnection) -> SecretKey:

@@ -16,15 +16,9 @@ EXTENDED_ENCRYPTION_TYPES = KNOWN_ENCRYPTION_TYPES | {COUNTER_NONCE_TYPE}
 
 def build_codec(negotiated: Negotiated, key: SecretKey | None, *, client: bool) -> Codec:
     """The codec for a settled negotiation: encryption (if any) then compression."""
-    # Imported here: the ciphers pull in cryptography, which a plain link (the CLI's
-    # blocking client on the manager socket) never needs.
-    from distant_codec import (
-        ChainCodec,
-        CompressionCodec,
-        CounterNonceCodec,
-        XChaCha20Poly1305Codec,
-        codec_for,
-    )
+    # The ciphers are imported only when chosen: they pull in cryptography, which a plain
+    # link (the CLI's blocking client on the manager socket) never needs.
+    from distant_codec import ChainCodec, CompressionCodec, codec_for
 
     compression = (
         None
@@ -36,8 +30,12 @@ def build_codec(negotiated: Negotiated, key: SecretKey | None, *, client: bool) 
         if key is None:
             raise HandshakeError("an encryption type was chosen but no key was exchanged")
         if negotiated.encryption_type == COUNTER_NONCE_TYPE:
+            from distant_codec import CounterNonceCodec
+
             encryption = CounterNonceCodec(key.expose(), client=client)
         else:
+            from distant_codec import XChaCha20Poly1305Codec
+
             encryption = XChaCha20Poly1305Codec(key.expose())
     if encryption is None:
         return codec_for(None, compression)

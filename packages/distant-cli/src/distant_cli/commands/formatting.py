@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import re
 from collections.abc import Iterable
-from dataclasses import dataclass
+from typing import NamedTuple
 
 from distant_codec import (
     ChangeKind,
@@ -297,8 +297,7 @@ def parse_permissions_mode(mode: str) -> Permissions:
 DEFAULT_TUNNEL_HOST = "127.0.0.1"
 
 
-@dataclass(frozen=True)
-class TunnelSpec:
+class TunnelSpec(NamedTuple):
     """``BIND_PORT:[HOST:]PEER_PORT``: for ``tunnel open`` the local bind port and the
     remote target; for ``tunnel listen`` the remote bind port and the local target."""
 
@@ -366,8 +365,7 @@ _SHELL_KINDS = {
 }  # fmt: skip
 
 
-@dataclass(frozen=True)
-class ShellSpec:
+class ShellSpec(NamedTuple):
     """A shell to wrap a command in (``spawn --shell``)."""
 
     path: str
