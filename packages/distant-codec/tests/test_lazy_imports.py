@@ -22,11 +22,11 @@ import distant_codec
 HEAVY = {"cryptography", "dataclasses", "inspect", "hmac", "secrets", "asyncio", "trio", "anyio"}
 
 # What importing a module may load of this package, exactly.
-CORE = {"distant_codec", "distant_codec.errors"}
+CORE = {"distant_codec", "distant_codec.lazy", "distant_codec.errors"}
 SCHEMA = CORE | {"distant_codec._records", "distant_codec.schema"}
 COMMON = SCHEMA | {"distant_codec.common"}
 EXPECTED: dict[str, set[str]] = {
-    "distant_codec": {"distant_codec"},
+    "distant_codec": {"distant_codec", "distant_codec.lazy"},
     "distant_codec.errors": CORE,
     "distant_codec.frame": CORE | {"distant_codec.frame"},
     "distant_codec.codecs": CORE | {"distant_codec.frame", "distant_codec.codecs"},

@@ -22,12 +22,8 @@ Importing the package is cheap: every name is loaded from its submodule on first
 
 from __future__ import annotations
 
-import sys
-
 TYPE_CHECKING = False  # what typing.TYPE_CHECKING is at run time, without importing typing
 if TYPE_CHECKING:
-    from typing import Any
-
     from .client import (
         AuthNotice,
         AuthRequest,
@@ -207,18 +203,6 @@ __all__ = [
 
 
 if not TYPE_CHECKING:  # type checkers see the imports above, not a catch-all __getattr__
+    from distant_codec.lazy import lazy_exports
 
-    def __getattr__(name: str) -> Any:
-        """Import the submodule that defines ``name``, on first access only."""
-        submodule = _MODULE_OF.get(name)
-        if submodule is None:
-            raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
-        qualified = f"{__name__}.{submodule}"
-        __import__(qualified)
-        module = sys.modules[qualified]
-        value = module if submodule == name else getattr(module, name)
-        globals()[name] = value
-        return value
-
-    def __dir__() -> list[str]:
-        return sorted({*globals(), *__all__, *_SUBMODULES})
+    __getattr__, __dir__ = lazy_exports(__name__, _MODULE_OF, __all__)

@@ -19,12 +19,8 @@ message model, and no submodule imports ``cryptography`` before a cipher is used
 
 from __future__ import annotations
 
-import sys
-
 TYPE_CHECKING = False  # what typing.TYPE_CHECKING is at run time, without importing typing
 if TYPE_CHECKING:
-    from typing import Any
-
     from . import extensions, manager_requests, manager_responses, requests, responses
     from .authentication import (
         AUTHENTICATION,
@@ -119,6 +115,7 @@ if TYPE_CHECKING:
         FrameDecoder,
         encode_frame,
     )
+    from .lazy import lazy_exports
     from .manager_requests import MANAGER_REQUEST, ManagerRequest
     from .manager_responses import MANAGER_RESPONSE, ConnectionInfo, ManagerResponse
     from .msg import Msg, MsgKind
@@ -167,6 +164,7 @@ _SUBMODULE_EXPORTS: dict[str, tuple[str, ...]] = {
                  "UntypedRequest", "UntypedResponse", "decode_header", "encode_header", "new_id"),
     "errors": ("CodecError", "FrameTooLarge"),
     "extensions": ("MSG_EXTENDED_REQUEST", "MSG_EXTENDED_RESPONSE"),
+    "lazy": ("lazy_exports",),
     "frame": ("COUNTER_NONCE_TYPE", "DEFAULT_MAX_ITEM_SIZE", "HEADER_SIZE", "FrameDecoder",
               "encode_frame"),
     "manager_requests": ("MANAGER_REQUEST", "ManagerRequest"),
@@ -184,7 +182,7 @@ _SUBMODULE_EXPORTS: dict[str, tuple[str, ...]] = {
 }
 _SUBMODULES = (
     "authentication", "cli", "codecs", "common", "counter_nonce", "destination", "envelope",
-    "errors", "extensions", "frame", "manager_requests", "manager_responses", "msg",
+    "errors", "extensions", "frame", "lazy", "manager_requests", "manager_responses", "msg",
     "options_map", "plugin", "requests", "responses", "schema", "version", "xchacha",
 )
 # fmt: on
@@ -192,6 +190,7 @@ _MODULE_OF: dict[str, str] = {sub: sub for sub in _SUBMODULES}
 _MODULE_OF.update((name, sub) for sub, names in _SUBMODULE_EXPORTS.items() for name in names)
 
 __all__ = [
+    "lazy_exports",
     # errors
     "CodecError",
     "FrameTooLarge",
@@ -335,18 +334,6 @@ __all__ = [
 
 
 if not TYPE_CHECKING:  # type checkers see the imports above, not a catch-all __getattr__
+    from .lazy import lazy_exports
 
-    def __getattr__(name: str) -> Any:
-        """Import the submodule that defines ``name``, on first access only."""
-        submodule = _MODULE_OF.get(name)
-        if submodule is None:
-            raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
-        qualified = f"{__name__}.{submodule}"
-        __import__(qualified)
-        module = sys.modules[qualified]
-        value = module if submodule == name else getattr(module, name)
-        globals()[name] = value
-        return value
-
-    def __dir__() -> list[str]:
-        return sorted({*globals(), *__all__, *_SUBMODULES})
+    __getattr__, __dir__ = lazy_exports(__name__, _MODULE_OF, __all__)

@@ -57,6 +57,7 @@ __all__ = [
 ]
 
 R = TypeVar("R")
+Q = TypeVar("Q")
 
 
 class ManagerError(Exception):
@@ -124,12 +125,9 @@ class BlockingManagerClient:
 
     def next_for(self, origin: str) -> UntypedResponse:
         """The next response to request ``origin`` (others are queued)."""
-        queue = self._queued.get(origin)
-        if queue:
-            item = queue.popleft()
-            if not queue:
-                del self._queued[origin]
-            return item
+        queued = _pop_queued(self._queued, origin)
+        if queued is not None:
+            return queued
         while True:
             response = UntypedResponse.from_bytes(self.conn.receive())
             if response.origin_id == origin:
@@ -287,12 +285,9 @@ class BlockingChannel:
 
     def receive_for(self, origin: str) -> Response[Msg[Any]]:
         """The next response to request ``origin`` (others are queued)."""
-        queue = self._queued.get(origin)
-        if queue:
-            item = queue.popleft()
-            if not queue:
-                del self._queued[origin]
-            return item
+        queued = _pop_queued(self._queued, origin)
+        if queued is not None:
+            return queued
         while True:
             response = self._read()
             if response.origin_id == origin:
@@ -326,6 +321,17 @@ class BlockingChannel:
         """Close the channel (best effort: the manager may already be gone)."""
         with contextlib.suppress(ManagerError, ConnectionClosed, CodecError, OSError):
             self.client.request(mreq.CloseChannel(self.id))
+
+
+def _pop_queued(queues: dict[str, deque[Q]], origin: str) -> Q | None:
+    """The oldest queued response to ``origin``, if any (an emptied queue is dropped)."""
+    queue = queues.get(origin)
+    if not queue:
+        return None
+    item = queue.popleft()
+    if not queue:
+        del queues[origin]
+    return item
 
 
 def _check(reply: mresp.ManagerResponse) -> mresp.ManagerResponse:
