@@ -557,3 +557,15 @@ async def test_closing_the_connection_does_not_wait_for_a_stuck_operation(
 
 def test_capabilities() -> None:
     assert FileOps().capabilities() == FILE_CAPABILITIES == ("fs_io", "fs_perm", "fs_range")
+
+
+async def test_a_reply_too_large_for_a_frame_is_an_error_not_a_broken_link(
+    tmp_path: Path,
+) -> None:
+    big = tmp_path / "big.bin"
+    big.write_bytes(b"\x00" * (17 * 1024 * 1024))
+    async with api_client(FileOps()) as client:
+        reply = await one(client, rq.FileRead(str(big)))
+        assert isinstance(reply, Error) and reply.kind == ErrorKind.OTHER
+        assert "frame limit" in reply.description and "file_read_range" in reply.description
+        assert await one(client, rq.Exists(str(big))) == rs.Exists(True)  # the link lives

@@ -34,6 +34,7 @@ if TYPE_CHECKING:
         IncompatibleVersion,
         NetError,
         ReconnectFailed,
+        ReplyTooLarge,
         RequestTimeout,
         find_os_error,
     )
@@ -82,6 +83,7 @@ __all__ = [
     "AuthenticationError",
     "ReconnectFailed",
     "RequestTimeout",
+    "ReplyTooLarge",
     "find_os_error",
     # transports
     "ANY_HOST",
@@ -162,6 +164,7 @@ _WHERE: dict[str, str] = {
     "NetError": "errors",
     "ReconnectFailed": "errors",
     "RequestTimeout": "errors",
+    "ReplyTooLarge": "errors",
     "find_os_error": "errors",
     "READ_SIZE": "framed",
     "TRANSPORT_ERRORS": "framed",

@@ -10,6 +10,7 @@ __all__ = [
     "AuthenticationError",
     "ReconnectFailed",
     "RequestTimeout",
+    "ReplyTooLarge",
     "find_os_error",
 ]
 
@@ -40,6 +41,15 @@ class ReconnectFailed(ConnectionClosed):
 
 class RequestTimeout(NetError):
     """No reply arrived in time."""
+
+
+class ReplyTooLarge(NetError):
+    """A reply larger than the largest frame the peer accepts; it was not sent."""
+
+    def __init__(self, size: int, limit: int) -> None:
+        super().__init__(f"the reply is {size} bytes, over the {limit}-byte frame limit")
+        self.size = size
+        self.limit = limit
 
 
 def find_os_error(exc: BaseException) -> OSError | None:

@@ -32,7 +32,7 @@ from distant_codec import (
 )
 
 from .connection import DEFAULT_HEARTBEAT, Connection
-from .errors import ConnectionClosed, HandshakeError
+from .errors import ConnectionClosed, HandshakeError, ReplyTooLarge
 from .framed import TRANSPORT_ERRORS, FramedTransport
 from .handshake import NewConnection, Reconnection, ServerSettings, server_accept
 from .shutdown import Shutdown
@@ -66,15 +66,24 @@ class RequestContext(Generic[Req, Resp, State]):
     state: State
     _connection: Connection = field(repr=False)
     _response_kind: Kind[Resp] = field(repr=False)
+    _max_item_size: int = field(default=DEFAULT_MAX_ITEM_SIZE, repr=False)
 
     async def reply(self, payload: Resp, *, header: Header | None = None) -> None:
+        """Send a reply; :class:`ReplyTooLarge` (nothing sent) if it would not fit in one
+        frame the peer accepts: sent anyway, it would break the link, and be replayed into
+        the same wall after every reconnect."""
         response = Response(self.request.id, payload, header=dict(header or {}))
-        await self._connection.send(response.to_bytes(self._response_kind))
+        await self._send(response.to_bytes(self._response_kind))
 
     async def reply_encoded(self, payload: bytes, *, header: Header | None = None) -> None:
         """Reply with a payload that is already msgpack (a forwarding hot path)."""
         response = UntypedResponse(new_id(), self.request.id, payload, dict(header or {}))
-        await self._connection.send(response.to_bytes())
+        await self._send(response.to_bytes())
+
+    async def _send(self, item: bytes) -> None:
+        if len(item) > self._max_item_size:
+            raise ReplyTooLarge(len(item), self._max_item_size)
+        await self._connection.send(item)
 
 
 class Handler(Protocol[Req, Resp, State]):
@@ -218,7 +227,9 @@ class Server(Generic[Req, Resp, State]):
                             # Upstream ignores frames it cannot parse as a request (§5.1).
                             log.warning("connection %d: ignoring a bad request: %s", cid, exc)
                             continue
-                        ctx = RequestContext(cid, request, state, conn, self.response_kind)
+                        ctx = RequestContext(
+                            cid, request, state, conn, self.response_kind, self.max_item_size
+                        )
                         lane = lane_of(request.payload) if lane_of is not None else None
                         if lane is None:
                             workers.submit(ctx)

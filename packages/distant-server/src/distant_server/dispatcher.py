@@ -18,6 +18,7 @@ import anyio
 
 from distant_codec import Error, ErrorKind, Msg, Request
 from distant_codec.extensions import ExtendedRequest, ExtendedResponse
+from distant_net import ReplyTooLarge
 
 from .api import Api
 from .context import ApiContext
@@ -77,7 +78,15 @@ async def dispatch(
             for index, item in enumerate(msg.items):
                 tg.start_soon(run, index, item)
         answer = Msg.batch([s for s in slots if s is not None])
-    await reply(answer)
+    try:
+        await reply(answer)
+    except ReplyTooLarge as exc:
+        # e.g. file_read of a file over ~16 MiB: say so, rather than break the link.
+        error = Error(
+            ErrorKind.OTHER, f"{exc}; read large files in ranges (file_read_range) instead"
+        )
+        await reply(Msg.batch([error] * len(msg.items)) if msg.is_batch else Msg.single(error))
+        return
     followups = ctx.take_followups()
     if followups:
         async with anyio.create_task_group() as tg:
