@@ -157,3 +157,46 @@ def test_json_auth_garbage_answer(cli: CliSession) -> None:
     done = cli.run("connect", "-f", "json", "distant://localhost:1", input="not json\n")
     assert done.returncode == 1
     json_error(done.stdout)
+
+
+def test_server_killed_mid_command(fresh: CliSession) -> None:
+    """The server behind a running `spawn` dies: one `error:` line, exit 1, and the manager
+    goes on serving its other connections."""
+    import os
+    import signal
+    import sys
+    import time
+
+    from tests.cli.harness import child_pids
+
+    assert fresh.manager.process is not None
+    manager_pid = fresh.manager.process.pid
+    before = set(child_pids(manager_pid))
+    other = fresh.run("launch", "manager://localhost")
+    assert other.returncode == 0, other.stderr
+    (other_server,) = set(child_pids(manager_pid)) - before
+    proc = subprocess.Popen(
+        [sys.executable, "-m", "distant_cli", "spawn", "--connection", str(fresh.connection),
+         "--", "sleep", "60"],
+        env=fresh.cli.env(), stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
+    )  # fmt: skip
+    try:
+        deadline = time.monotonic() + 20
+        ours = [pid for pid in before if child_pids(pid)]  # the server running the sleep
+        while not ours and time.monotonic() < deadline:
+            time.sleep(0.1)
+            ours = [pid for pid in before if child_pids(pid)]
+        assert ours, "the spawned process never appeared"
+        os.kill(ours[0], signal.SIGKILL)
+        _, stderr = proc.communicate(timeout=30)
+    finally:
+        if proc.poll() is None:
+            proc.kill()
+            proc.wait()
+    assert proc.returncode == 1
+    lines = [line for line in stderr.splitlines() if line.strip()]
+    assert lines[0].startswith("error: "), stderr
+    assert "Traceback" not in stderr
+    survivor = fresh.run("fs", "exists", "/", "--connection", other.stdout.strip())
+    assert (survivor.returncode, survivor.stdout) == (0, "true\n"), survivor.stderr
+    assert other_server in child_pids(manager_pid)
