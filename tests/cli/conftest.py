@@ -12,7 +12,6 @@ Backends: ``host`` (``distant launch manager://localhost``). ssh and docker are 
 
 from __future__ import annotations
 
-import importlib.util
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -21,9 +20,6 @@ import pytest
 from tests.cli.harness import Cli, CliSession, start_session
 
 BACKENDS = ["host"]
-
-if importlib.util.find_spec("distant_manager.listen") is None:  # pragma: no cover
-    pytest.skip("the manager daemon (distant_manager.listen) is missing", allow_module_level=True)
 
 
 @pytest.fixture(scope="session", params=BACKENDS)

@@ -200,3 +200,9 @@ def test_server_killed_mid_command(fresh: CliSession) -> None:
     survivor = fresh.run("fs", "exists", "/", "--connection", other.stdout.strip())
     assert (survivor.returncode, survivor.stdout) == (0, "true\n"), survivor.stderr
     assert other_server in child_pids(manager_pid)
+
+
+def test_external_plugins_are_refused_until_supported(no_manager: Cli) -> None:
+    done = no_manager.run("manager", "listen", "--plugin", "x=/bin/true")
+    assert_shell_error(done, "external plugins (x) are not supported yet")
+    assert not no_manager.socket.exists()

@@ -274,36 +274,17 @@ _CHANNEL_COMMANDS: dict[str, tuple[str, ...]] = {
     "fs": ("fs_group",),
     "copy": ("copy_command",),
     "spawn": ("spawn_command", "shell_command", "ssh_command"),
-    "terminal": ("shell_command", "ssh_command"),
     "tunnel": ("tunnel_group",),
 }
 """Module of :mod:`distant_cli.commands` → the click commands it exports."""
 
 
-def _warn_unavailable(module_name: str, exc: BaseException) -> None:
-    import logging
-
-    logging.getLogger("distant_cli").warning(
-        "the %s commands are unavailable: %s", module_name, exc
-    )
-
-
 def _register_channel_commands(group: click.Group) -> None:
     for module_name, names in _CHANNEL_COMMANDS.items():
-        qualified = f"{__package__}.commands.{module_name}"
-        try:
-            module = importlib.import_module(qualified)
-        except ModuleNotFoundError as exc:
-            if exc.name == qualified:
-                continue  # not written yet
-            _warn_unavailable(module_name, exc)
-            continue
-        except ImportError as exc:  # a broken module must not take the whole CLI down
-            _warn_unavailable(module_name, exc)
-            continue
+        module = importlib.import_module(f"{__package__}.commands.{module_name}")
         for name in names:
-            command = getattr(module, name, None)
-            if isinstance(command, click.Command) and command.name not in group.commands:
+            command = getattr(module, name)
+            if command.name not in group.commands:
                 group.add_command(command)
 
 

@@ -8,6 +8,7 @@ being waited for are queued by ``origin_id`` and handed out later, so several re
 from __future__ import annotations
 
 import contextlib
+import threading
 from collections import deque
 from collections.abc import Iterable
 from typing import Any, TypeVar
@@ -57,6 +58,9 @@ __all__ = [
 ]
 
 R = TypeVar("R")
+
+MANAGER_MAX_ITEM_SIZE = 64 * 1024 * 1024
+"""The largest frame the manager sends its local clients (see distant_manager.listen)."""
 Q = TypeVar("Q")
 
 
@@ -93,7 +97,9 @@ class BlockingManagerClient:
                 errors.append(f"{path}: {exc.strerror or exc}")
                 continue
             try:
-                conn = blocking_connect(sock, handler or NoneHandler())
+                conn = blocking_connect(
+                    sock, handler or NoneHandler(), max_item_size=MANAGER_MAX_ITEM_SIZE
+                )
             except (OSError, ConnectionClosed, TimeoutError) as exc:
                 errors.append(f"{path}: {exc}")
                 continue
@@ -249,6 +255,7 @@ class BlockingChannel:
         # Manager envelopes of recent channel requests: they only ever come back as errors
         # (a refused request), so only the newest few are kept (ordered dict as a set).
         self._sent: dict[str, None] = {}
+        self._sent_lock = threading.Lock()
         self._queued: dict[str, deque[Response[Msg[Any]]]] = {}
 
     def send(self, payload: Msg[Any], *, header: Header | None = None) -> str:
@@ -264,9 +271,10 @@ class BlockingChannel:
         else:
             wire = encode_channel_request(self.id, request, binary=False)
             envelope_id = self.client.send_raw(wire)
-        self._sent[envelope_id] = None
-        if len(self._sent) > _MAX_WATCHED:
-            del self._sent[next(iter(self._sent))]
+        with self._sent_lock:  # sends may come from another thread (spawn's stdin)
+            self._sent[envelope_id] = None
+            if len(self._sent) > _MAX_WATCHED:
+                del self._sent[next(iter(self._sent))]
         return request.id
 
     def receive(self) -> Response[Msg[Any]]:
@@ -303,10 +311,13 @@ class BlockingChannel:
 
     def _read_untyped(self) -> UntypedResponse:
         while True:
-            envelope = self.client.next_any({self._origin, *self._sent})
+            with self._sent_lock:
+                watched = {self._origin, *self._sent}
+            envelope = self.client.next_any(watched)
             if envelope.origin_id != self._origin:
                 # A channel request is only ever answered when the manager refused it.
-                self._sent.pop(envelope.origin_id, None)
+                with self._sent_lock:
+                    self._sent.pop(envelope.origin_id, None)
                 _check(MANAGER_RESPONSE.decode(envelope.payload))
                 continue
             decoded = decode_channel_response(envelope.payload)

@@ -14,7 +14,8 @@ from dataclasses import dataclass, field
 
 import anyio
 
-from distant_codec import CodecError, UntypedRequest, UntypedResponse
+from distant_codec import CodecError, UntypedRequest, UntypedResponse, packb
+from distant_net import ReplyTooLarge
 
 from .plugin import ServerLink
 
@@ -66,6 +67,23 @@ class ManagedConnection:
             restored = UntypedResponse(response.id, rest, response.payload, response.header)
             try:
                 await sink.deliver(restored)
+            except ReplyTooLarge as exc:  # re-wrapped, it no longer fits: say so instead
+                log.warning("connection %d: channel %d: %s", self.id, sink.id, exc)
+                await self._deliver_or_drop(sink, _too_large(restored, exc))
             except Exception as exc:  # the channel's client is gone: the channel ends
                 log.info("connection %d: channel %d closed: %s", self.id, sink.id, exc)
                 self.channels.pop(sink.id, None)
+
+    async def _deliver_or_drop(self, sink: ChannelSink, response: UntypedResponse) -> None:
+        try:
+            await sink.deliver(response)
+        except Exception as exc:
+            log.info("connection %d: channel %d closed: %s", self.id, sink.id, exc)
+            self.channels.pop(sink.id, None)
+
+
+def _too_large(response: UntypedResponse, exc: ReplyTooLarge) -> UntypedResponse:
+    """An ``error`` in place of a response the client's link cannot carry, so that the
+    client waiting for it hears something."""
+    error = {"type": "error", "kind": "other", "description": f"response dropped: {exc}"}
+    return UntypedResponse(response.id, response.origin_id, packb(error), response.header)

@@ -16,6 +16,12 @@ __all__ = ["ManagerListenOptions", "listen_manager", "serve_manager"]
 
 log = logging.getLogger("distant_manager")
 
+MANAGER_MAX_ITEM_SIZE = 64 * 1024 * 1024
+"""The largest frame between the manager and its local clients."""
+
+SHUTDOWN_TIMEOUT = 30.0
+"""Seconds the manager gives its connections (and launched servers) to close on exit."""
+
 
 @dataclass
 class ManagerListenOptions:
@@ -40,11 +46,37 @@ def listen_manager(options: ManagerListenOptions) -> int:
     if options.access not in ACCESS_MODES:
         print(f"error: --access must be one of {', '.join(ACCESS_MODES)}", file=sys.stderr)
         return 1
+    if options.plugins:
+        names = ", ".join(sorted(options.plugins))
+        print(
+            f"error: external plugins ({names}) are not supported yet: they arrive with "
+            "distant-plugins",
+            file=sys.stderr,
+        )
+        return 1
+    _configure_logging(options.log_file, options.log_level)
     if options.daemon:
         from distant_net.daemon import detach
 
         return detach(lambda ready: _run(options, ready), name="manager")
     return _run(options, None)
+
+
+_LEVELS = {"error": logging.ERROR, "warn": logging.WARNING, "info": logging.INFO,
+           "debug": logging.DEBUG, "trace": logging.DEBUG}  # fmt: skip
+
+
+def _configure_logging(log_file: str | None, log_level: str | None) -> None:
+    """``--log-file``/``--log-level`` (default: warnings to stderr)."""
+    name = (log_level or "warn").lower()
+    if name == "off":
+        logging.disable(logging.CRITICAL)
+        return
+    logging.basicConfig(
+        filename=log_file,
+        level=_LEVELS.get(name, logging.WARNING),
+        format="%(asctime)s %(levelname)s %(name)s: %(message)s",
+    )
 
 
 def _run(options: ManagerListenOptions, ready: Callable[[], None] | None) -> int:
@@ -95,17 +127,21 @@ async def serve_manager(
                 # backup of sent frames is kept (it would hold up to 256 MiB per client).
                 grace=0.0,
                 replay_bytes=0,
+                # Local clients may take a server's largest reply even re-wrapped as an
+                # int array for a channel without bin payloads (about twice the size).
+                max_item_size=MANAGER_MAX_ITEM_SIZE,
             )
-            await tg.start(server.serve, listener)
-            if ready is not None:
-                ready()
             with anyio.open_signal_receiver(signal.SIGTERM, signal.SIGINT, signal.SIGHUP) as sigs:
+                await tg.start(server.serve, listener)
+                if ready is not None:
+                    ready()
                 async for signum in sigs:
                     log.info("manager stopping on signal %d", signum)
                     break
-            for connection_id in list(manager.connections):
-                with contextlib.suppress(ValueError):
-                    await manager.kill(connection_id)
+            with anyio.move_on_after(SHUTDOWN_TIMEOUT):
+                for connection_id in list(manager.connections):
+                    with contextlib.suppress(ValueError):
+                        await manager.kill(connection_id)
             tg.cancel_scope.cancel()
     finally:
         with anyio.CancelScope(shield=True):

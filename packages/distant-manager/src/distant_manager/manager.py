@@ -66,6 +66,13 @@ class Manager:
         for channel_id in list(state.channels):
             self._drop_channel(channel_id)
 
+    def lane_of(self, payload: mreq.ManagerRequest) -> tuple[str, int] | None:
+        """A channel's requests reach the server in the order they came (distant-net
+        lanes); run concurrently, two writes to one process could swap."""
+        if isinstance(payload, mreq.Channel):
+            return ("channel", payload.id)
+        return None
+
     async def on_request(self, ctx: Ctx) -> None:
         payload = ctx.request.payload
         try:
@@ -84,6 +91,7 @@ class Manager:
         elif isinstance(payload, mreq.CloseChannel):
             if not self._drop_channel(payload.id):
                 raise ValueError(f"no channel with id {payload.id}")
+            ctx.state.channels.discard(payload.id)
             await ctx.reply(mresp.ChannelClosed(payload.id))
         elif isinstance(payload, mreq.Version):
             await ctx.reply(mresp.Version(MANAGER_VERSION))

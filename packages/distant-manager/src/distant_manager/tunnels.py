@@ -53,6 +53,7 @@ class _InternalChannel:
         self.manager = manager
         self.sink = ChannelSink(manager.new_channel_id(), connection_id, self._deliver)
         self._boxes: dict[str, MemoryObjectSendStream[Any]] = {}
+        self._origins: dict[int, str] = {}  # id(receive stream) -> request id
 
     def open(self) -> None:
         self.manager.add_internal_channel(self.sink)
@@ -62,6 +63,13 @@ class _InternalChannel:
         for box in self._boxes.values():
             box.close()
         self._boxes.clear()
+
+    def forget(self, replies: MemoryObjectReceiveStream[Any]) -> None:
+        """Stop routing responses to ``replies`` (one per forwarded TCP connection)."""
+        origin = self._origins.pop(id(replies), None)
+        box = self._boxes.pop(origin, None) if origin is not None else None
+        if box is not None:
+            box.close()
 
     async def _deliver(self, response: UntypedResponse) -> None:
         box = self._boxes.get(response.origin_id)
@@ -80,10 +88,11 @@ class _InternalChannel:
         await self.manager.send_on_channel(self.sink, request)
 
     async def stream(self, payload: Any) -> MemoryObjectReceiveStream[Any]:
-        """Send and return the stream of every response to it."""
+        """Send and return the stream of every response to it (:meth:`forget` it after)."""
         request = UntypedRequest(_new_id(), MSG_REQUEST.encode(Msg.single(payload)))
         send, receive = anyio.create_memory_object_stream[Any](_MAILBOX)
         self._boxes[request.id] = send
+        self._origins[id(receive)] = request.id
         await self.manager.send_on_channel(self.sink, request)
         return receive
 
@@ -161,12 +170,24 @@ class TunnelManager:
     ) -> None:
         async with stream:
             replies = await channel.stream(rq.TunnelOpen(info.remote_host, info.remote_port))
-            async with replies:
-                first = await replies.receive()
-                if not isinstance(first, rs.TunnelOpened):
-                    log.info("tunnel %d: remote open failed: %s", info.id, _text(first))
-                    return
-                await _join(channel, first.id, stream, replies)
+            try:
+                await self._forward_replies(channel, info, stream, replies)
+            finally:
+                channel.forget(replies)
+
+    async def _forward_replies(
+        self,
+        channel: _InternalChannel,
+        info: mresp.ManagedTunnelInfo,
+        stream: anyio.abc.ByteStream,
+        replies: MemoryObjectReceiveStream[Any],
+    ) -> None:
+        async with replies:
+            first = await replies.receive()
+            if not isinstance(first, rs.TunnelOpened):
+                log.info("tunnel %d: remote open failed: %s", info.id, _text(first))
+                return
+            await _join(channel, first.id, stream, replies)
 
     # -- reverse -----------------------------------------------------------------------------
 

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import contextlib
 import os
 import sys
 from collections.abc import Callable
@@ -39,11 +40,18 @@ def detach(run: Callable[[Callable[[], None]], int], *, name: str = "server") ->
             os.dup2(null, fd)
         os.close(null)
 
+    code = 1
     try:
         code = run(ready)
+    except BaseException:  # the forked child must never return into the caller's code
+        import traceback
+
+        traceback.print_exc()
     finally:
-        sys.stdout.flush()
-    os._exit(code)
+        with contextlib.suppress(Exception):
+            sys.stdout.flush()
+            sys.stderr.flush()
+        os._exit(code)
 
 
 def _wait_ready(fd: int) -> bool:
