@@ -17,8 +17,8 @@ from distant_auth import AuthHandler, NoneHandler
 from distant_codec import (
     MANAGER_REQUEST,
     MANAGER_RESPONSE,
-    MSG_REQUEST,
-    MSG_RESPONSE,
+    MSG_EXTENDED_REQUEST,
+    MSG_EXTENDED_RESPONSE,
     AuthChallenge,
     AuthError,
     AuthFinished,
@@ -259,9 +259,10 @@ class BlockingChannel:
         self._queued: dict[str, deque[Response[Msg[Any]]]] = {}
 
     def send(self, payload: Msg[Any], *, header: Header | None = None) -> str:
-        """Send one API request (a single or a batch ``Msg``); returns its id."""
+        """Send one API request (a single or a batch ``Msg``, our extensions included);
+        returns its id."""
         return self.send_untyped(
-            UntypedRequest(new_id(), MSG_REQUEST.encode(payload), dict(header or {}))
+            UntypedRequest(new_id(), MSG_EXTENDED_REQUEST.encode(payload), dict(header or {}))
         )
 
     def send_untyped(self, request: UntypedRequest) -> str:
@@ -307,7 +308,7 @@ class BlockingChannel:
 
     def _read(self) -> Response[Msg[Any]]:
         inner = self._read_untyped()
-        return Response.from_untyped(inner, MSG_RESPONSE)
+        return Response.from_untyped(inner, MSG_EXTENDED_RESPONSE)
 
     def _read_untyped(self) -> UntypedResponse:
         while True:

@@ -9,7 +9,6 @@ from __future__ import annotations
 import contextlib
 import functools
 import sys
-from collections import deque
 from collections.abc import Callable, Sequence
 from typing import TYPE_CHECKING, Any, ParamSpec, TypeVar
 
@@ -17,7 +16,6 @@ from distant_cli.errors import CliError
 from distant_cli.session import Globals, open_channel
 from distant_codec import (
     MSG_EXTENDED_REQUEST,
-    MSG_EXTENDED_RESPONSE,
     CodecError,
     Error,
     Header,
@@ -100,7 +98,6 @@ class Remote:
         self.client: BlockingManagerClient = client
         self.channel: BlockingChannel = channel
         self.connection_id = cid
-        self._queued: dict[str, deque[Msg[Any]]] = {}
 
     # -- sending ---------------------------------------------------------------------------
 
@@ -118,32 +115,14 @@ class Remote:
 
     # -- receiving -------------------------------------------------------------------------
 
-    def _read(self) -> tuple[str, Msg[Any]]:
-        envelope = self.channel.receive_untyped()
-        return envelope.origin_id, MSG_EXTENDED_RESPONSE.decode(envelope.payload)
-
     def receive(self) -> tuple[str, Msg[Any]]:
         """The next response to any request: ``(request id, payload)``."""
-        for origin, queue in self._queued.items():
-            item = queue.popleft()
-            if not queue:
-                del self._queued[origin]
-            return origin, item
-        return self._read()
+        response = self.channel.receive()
+        return response.origin_id, response.payload
 
     def receive_for(self, rid: str) -> Msg[Any]:
-        """The next response to request ``rid`` (others are queued)."""
-        queue = self._queued.get(rid)
-        if queue:
-            item = queue.popleft()
-            if not queue:
-                del self._queued[rid]
-            return item
-        while True:
-            origin, payload = self._read()
-            if origin == rid:
-                return payload
-            self._queued.setdefault(origin, deque()).append(payload)
+        """The next response to request ``rid`` (others are queued by the channel)."""
+        return self.channel.receive_for(rid).payload
 
     # -- request / reply -------------------------------------------------------------------
 
