@@ -27,7 +27,7 @@ def json_lines(text: str) -> list[object]:
 def test_version_flag() -> None:
     done = subprocess.run([*DISTANT, "--version"], capture_output=True, text=True, check=False)
     assert done.returncode == 0
-    assert re.fullmatch(r"distant \d+\.\d+\.\d+\S* \[docker, host, pty, ssh\]\n", done.stdout)
+    assert re.fullmatch(r"distant \d+\.\d+\.\d+\S* \[host, pty\]\n", done.stdout)
 
 
 def test_help_exits_0() -> None:
