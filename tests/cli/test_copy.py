@@ -153,6 +153,11 @@ def test_errors(cli: CliSession, remote_tmp: str, tmp_path: Path) -> None:
     missing = cli.run("copy", f":{remote_tmp}/missing", str(tmp_path / "x"))
     assert_one_line_error(missing, "No such file or directory", f"{remote_tmp}/missing")
     assert not (tmp_path / "x").exists()
+    ok(cli.run("fs", "write", f"{remote_tmp}/present", "data"))
+    no_parent = cli.run("copy", f":{remote_tmp}/present", str(tmp_path / "no" / "such" / "f"))
+    assert_one_line_error(no_parent, "No such file or directory", str(tmp_path / "no"))
+    assert not (tmp_path / "no").exists()
+
     local_missing = cli.run("copy", str(tmp_path / "nope"), f":{remote_tmp}/x")
     assert_one_line_error(local_missing, "No such file or directory")
     assert_one_line_error(cli.run("copy", "a", "b"), "Both paths are local")

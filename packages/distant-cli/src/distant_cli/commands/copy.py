@@ -358,8 +358,7 @@ class _Copier:
 
     def download_file(self, remote: str, local: str, size_hint: int) -> None:
         folder = os.path.dirname(local) or "."
-        try:
-            os.makedirs(folder, exist_ok=True)
+        try:  # as cp and scp do, a missing parent directory is an error (not created)
             fd, temp = tempfile.mkstemp(
                 prefix=f".{os.path.basename(local)}.", suffix=".distant-part", dir=folder
             )
