@@ -35,35 +35,30 @@ def _manager_error() -> tuple[type[BaseException], ...]:
 def tunnel_open(g: Globals, connection: int | None, spec: str) -> int:
     """``tunnel open L:[HOST:]R``: listen on local port L (0 = any), forward each
     connection to HOST:R as seen from the server."""
-    parsed = _spec(spec)
-    with connect_manager(g) as client:
-        cid = resolve_connection(g, client, connection)
-        try:
-            tid, port = client.forward_tunnel(cid, parsed.bind_port, parsed.host, parsed.peer_port)
-        except _manager_error() as exc:
-            raise CliError(
-                f"Failed to start forward tunnel {parsed.bind_port}:{parsed.host}:"
-                f"{parsed.peer_port}: {exc}"
-            ) from None
-    write_stdout(format_tunnel_opened(tid, port, parsed).encode())
-    return 0
+    return _start(g, connection, spec, reverse=False)
 
 
 @cli_errors
 def tunnel_listen(g: Globals, connection: int | None, spec: str) -> int:
     """``tunnel listen R:[HOST:]L``: the server listens on port R (0 = any) and each
     connection is forwarded to HOST:L as seen from this machine."""
+    return _start(g, connection, spec, reverse=True)
+
+
+def _start(g: Globals, connection: int | None, spec: str, *, reverse: bool) -> int:
     parsed = _spec(spec)
     with connect_manager(g) as client:
         cid = resolve_connection(g, client, connection)
+        start = client.reverse_tunnel if reverse else client.forward_tunnel
         try:
-            tid, port = client.reverse_tunnel(cid, parsed.bind_port, parsed.host, parsed.peer_port)
+            tid, port = start(cid, parsed.bind_port, parsed.host, parsed.peer_port)
         except _manager_error() as exc:
             raise CliError(
-                f"Failed to start reverse tunnel {parsed.bind_port}:{parsed.host}:"
-                f"{parsed.peer_port}: {exc}"
+                f"Failed to start {'reverse' if reverse else 'forward'} tunnel "
+                f"{parsed.bind_port}:{parsed.host}:{parsed.peer_port}: {exc}"
             ) from None
-    write_stdout(format_tunnel_listening(tid, port, parsed).encode())
+    formatted = (format_tunnel_listening if reverse else format_tunnel_opened)(tid, port, parsed)
+    write_stdout(formatted.encode())
     return 0
 
 
