@@ -24,6 +24,7 @@ from distant_codec import (
     AuthVerificationResponse,
 )
 from distant_codec import manager_responses as mresp
+from distant_net import AsyncAuthHandler
 
 from .plugin import PluginError
 
@@ -121,16 +122,32 @@ class RelayAuthHandler:
         await self._tell(AuthFinished())
 
 
-class KeyAuthHandler(RelayAuthHandler):
+class KeyAuthHandler:
     """Answers the ``static_key`` dialogue itself with a known key (a ``distant://`` key in
-    the destination or ``key=`` in the options, §8.2); anything else is relayed."""
+    the destination or ``key=`` in the options, §8.2); everything else goes to ``other``
+    (the relay to the user)."""
 
-    def __init__(self, key: SecretKey, relay: RelayAuthHandler) -> None:
-        super().__init__(relay._send, relay._waiters, timeout=relay._timeout)
+    def __init__(self, key: SecretKey, other: AsyncAuthHandler) -> None:
         self._key = key
+        self._other = other
 
     async def on_initialization(self, msg: AuthInitialization) -> AuthInitializationResponse:
         return AuthInitializationResponse(tuple(msg.methods))
 
     async def on_challenge(self, msg: AuthChallenge) -> AuthChallengeResponse:
         return AuthChallengeResponse(tuple(self._key.expose().hex() for _ in msg.questions))
+
+    async def on_verification(self, msg: AuthVerification) -> AuthVerificationResponse:
+        return await self._other.on_verification(msg)
+
+    async def on_info(self, msg: AuthInfo) -> None:
+        await self._other.on_info(msg)
+
+    async def on_error(self, msg: AuthError) -> None:
+        await self._other.on_error(msg)
+
+    async def on_start_method(self, msg: AuthStartMethod) -> None:
+        await self._other.on_start_method(msg)
+
+    async def on_finished(self) -> None:
+        await self._other.on_finished()

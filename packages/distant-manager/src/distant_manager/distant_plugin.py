@@ -33,7 +33,7 @@ from distant_net import (
     open_connection,
 )
 
-from .auth_relay import KeyAuthHandler, RelayAuthHandler
+from .auth_relay import KeyAuthHandler
 from .plugin import PluginError, ServerLink
 
 __all__ = ["DistantPlugin", "LAUNCH_TIMEOUT", "CONNECT_TIMEOUT"]
@@ -85,7 +85,6 @@ class DistantPlugin:
                 key = SecretKey.from_hex(key_text.strip())
             except ValueError:
                 raise PluginError("the key must be 64 hex digits (32 bytes)") from None
-            assert isinstance(auth, RelayAuthHandler)
             handler = KeyAuthHandler(key, auth)
         host, port = destination.host, destination.port
 
