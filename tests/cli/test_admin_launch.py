@@ -97,7 +97,7 @@ def test_launch_options_from_config(fake: FakeClient, tmp_path: Path) -> None:
     ],
 )
 def test_same_destination(known: str, wanted: str, same: bool) -> None:
-    assert manage._same_destination(known, wanted, "distant") is same
+    assert manage.same_destination(known, wanted, "distant") is same
 
 
 def test_connect_reuses(fake: FakeClient, tmp_path: Path,

@@ -14,6 +14,7 @@ if TYPE_CHECKING:
     from .blocking_client import (
         BlockingChannel,
         BlockingManagerClient,
+        ChannelClosed,
         ManagerError,
         ManagerUnavailable,
     )
@@ -40,6 +41,7 @@ __all__ = [
     "ManagerClient",
     "ManagerError",
     "ManagerUnavailable",
+    "ChannelClosed",
     "BIN_PAYLOADS",
     # the daemon
     "Manager",
@@ -72,6 +74,7 @@ _WHERE: dict[str, str] = {
     "BlockingChannel": "blocking_client",
     "ManagerError": "blocking_client",
     "ManagerUnavailable": "blocking_client",
+    "ChannelClosed": "blocking_client",
     "ManagerClient": "client",
     "BIN_PAYLOADS": "channel_wire",
     "Manager": "manager",

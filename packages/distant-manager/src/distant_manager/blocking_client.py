@@ -53,6 +53,7 @@ from .channel_wire import (
 __all__ = [
     "ManagerError",
     "ManagerUnavailable",
+    "ChannelClosed",
     "BlockingManagerClient",
     "BlockingChannel",
 ]
@@ -70,6 +71,10 @@ class ManagerError(Exception):
 
 class ManagerUnavailable(ManagerError):
     """No manager answers on any of the socket paths tried."""
+
+
+class ChannelClosed(ConnectionClosed):
+    """The manager closed the channel: its connection to the server ended (or was killed)."""
 
 
 class BlockingManagerClient:
@@ -325,7 +330,7 @@ class BlockingChannel:
             if decoded is None:
                 reply = _check(MANAGER_RESPONSE.decode(envelope.payload))
                 if isinstance(reply, mresp.ChannelClosed):
-                    raise ConnectionClosed("the connection to the server ended")
+                    raise ChannelClosed("the connection to the server ended")
                 continue
             return decoded[1]
 

@@ -18,8 +18,8 @@ import anyio
 from distant_codec import (
     MANAGER_REQUEST,
     MANAGER_RESPONSE,
-    MSG_REQUEST,
-    MSG_RESPONSE,
+    MSG_EXTENDED_REQUEST,
+    MSG_EXTENDED_RESPONSE,
     AuthChallenge,
     AuthInitialization,
     AuthVerification,
@@ -161,7 +161,7 @@ class AsyncChannel:
 
     async def send(self, payload: Any, *, batch: bool = False) -> str:
         msg = Msg.batch(payload) if batch else Msg.single(payload)
-        request = UntypedRequest(new_id(), MSG_REQUEST.encode(msg))
+        request = UntypedRequest(new_id(), MSG_EXTENDED_REQUEST.encode(msg))
         wire = encode_channel_request(self.id, request, binary=self._binary)
         client = self._owner._client
         await client.connection.send(UntypedRequest(new_id(), wire).to_bytes())
@@ -177,10 +177,9 @@ class AsyncChannel:
                 return item
         while True:
             envelope = await self._mailbox.next()
-            # The mailbox holds decoded ManagerResponses: re-encode only the channel part.
             payload = envelope.payload
             if isinstance(payload, mresp.Channel):
-                return Response.from_untyped(payload.response, MSG_RESPONSE)
+                return Response.from_untyped(payload.response, MSG_EXTENDED_RESPONSE)
             if isinstance(payload, mresp.ChannelClosed):
                 raise ConnectionClosed("the channel was closed")
 

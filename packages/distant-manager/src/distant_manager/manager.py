@@ -64,7 +64,7 @@ class Manager:
 
     async def on_disconnect(self, state: ClientState) -> None:
         for channel_id in list(state.channels):
-            self._drop_channel(channel_id)
+            self.drop_channel(channel_id)
 
     def lane_of(self, payload: mreq.ManagerRequest) -> tuple[str, int] | None:
         """A channel's requests reach the server in the order they came (distant-net
@@ -89,7 +89,7 @@ class Manager:
         elif isinstance(payload, mreq.OpenChannel):
             await self._open_channel(ctx, payload.id)
         elif isinstance(payload, mreq.CloseChannel):
-            if not self._drop_channel(payload.id):
+            if not self.drop_channel(payload.id):
                 raise ValueError(f"no channel with id {payload.id}")
             ctx.state.channels.discard(payload.id)
             await ctx.reply(mresp.ChannelClosed(payload.id))
@@ -100,7 +100,7 @@ class Manager:
         elif isinstance(payload, mreq.Connect):
             await ctx.reply(mresp.Connected(await self._connect(ctx, payload)))
         elif isinstance(payload, mreq.Info):
-            conn = self._connection(payload.id)
+            conn = self.connection(payload.id)
             await ctx.reply(mresp.ConnectionInfo(conn.id, conn.destination, dict(conn.options)))
         elif isinstance(payload, mreq.List):
             await ctx.reply(mresp.List({c.id: c.destination for c in self.connections.values()}))
@@ -178,7 +178,7 @@ class Manager:
             if candidate not in self.connections:
                 return candidate
 
-    def _connection(self, connection_id: int) -> ManagedConnection:
+    def connection(self, connection_id: int) -> ManagedConnection:
         conn = self.connections.get(connection_id)
         if conn is None:
             raise ValueError(f"no connection with id {connection_id}")
@@ -187,7 +187,7 @@ class Manager:
     async def kill(self, connection_id: int) -> None:
         """End a connection: its channels and tunnels, the link, and (for a launched
         server) the server process."""
-        conn = self._connection(connection_id)
+        conn = self.connection(connection_id)
         conn.scope.cancel()
         await conn.done.wait()
 
@@ -195,7 +195,7 @@ class Manager:
         self.connections.pop(conn.id, None)
         await self.tunnels.close_for_connection(conn.id)
         for channel_id, sink in list(conn.channels.items()):
-            self._drop_channel(channel_id)
+            self.drop_channel(channel_id)
             if sink.on_close is not None:  # tell its client: no more responses will come
                 with contextlib.suppress(Exception):
                     await sink.on_close()
@@ -204,9 +204,9 @@ class Manager:
     # -- channels ----------------------------------------------------------------------------
 
     async def _open_channel(self, ctx: Ctx, connection_id: int) -> None:
-        conn = self._connection(connection_id)
+        conn = self.connection(connection_id)
         binary = wants_bin_payloads(ctx.request.header)
-        channel_id = self._new_channel_id()
+        channel_id = self.new_channel_id()
 
         async def deliver(response: Any) -> None:
             await ctx.reply_encoded(encode_channel_response(channel_id, response, binary=binary))
@@ -223,19 +223,16 @@ class Manager:
 
     def add_internal_channel(self, sink: ChannelSink) -> None:
         """A channel the manager itself uses (managed tunnels)."""
-        self._connection(sink.connection_id).channels[sink.id] = sink
+        self.connection(sink.connection_id).channels[sink.id] = sink
         self.channels[sink.id] = sink
 
-    def _new_channel_id(self) -> int:
+    def new_channel_id(self) -> int:
         while True:
             candidate = secrets.randbits(32)
             if candidate not in self.channels:
                 return candidate
 
-    def new_channel_id(self) -> int:
-        return self._new_channel_id()
-
-    def _drop_channel(self, channel_id: int) -> bool:
+    def drop_channel(self, channel_id: int) -> bool:
         sink = self.channels.pop(channel_id, None)
         if sink is None:
             return False
@@ -248,11 +245,11 @@ class Manager:
         sink = self.channels.get(request.id)
         if sink is None:
             raise ValueError(f"no channel with id {request.id}")
-        conn = self._connection(sink.connection_id)
+        conn = self.connection(sink.connection_id)
         await conn.send(request.id, request.request)
 
     async def send_on_channel(self, sink: ChannelSink, request: Any) -> None:
-        await self._connection(sink.connection_id).send(sink.id, request)
+        await self.connection(sink.connection_id).send(sink.id, request)
 
 
 def _parse_destination(text: str) -> Destination:

@@ -22,7 +22,15 @@ import anyio.abc
 from anyio.abc import SocketAttribute
 from anyio.streams.memory import MemoryObjectReceiveStream, MemoryObjectSendStream
 
-from distant_codec import MSG_REQUEST, MSG_RESPONSE, Msg, Response, UntypedRequest, UntypedResponse
+from distant_codec import (
+    MSG_REQUEST,
+    MSG_RESPONSE,
+    Msg,
+    Response,
+    UntypedRequest,
+    UntypedResponse,
+    new_id,
+)
 from distant_codec import manager_requests as mreq
 from distant_codec import manager_responses as mresp
 from distant_codec import requests as rq
@@ -59,7 +67,7 @@ class _InternalChannel:
         self.manager.add_internal_channel(self.sink)
 
     def close(self) -> None:
-        self.manager._drop_channel(self.sink.id)
+        self.manager.drop_channel(self.sink.id)
         for box in self._boxes.values():
             box.close()
         self._boxes.clear()
@@ -84,12 +92,11 @@ class _InternalChannel:
             await box.send(message.items[0])
 
     async def fire(self, payload: Any) -> None:
-        request = UntypedRequest(_new_id(), MSG_REQUEST.encode(Msg.single(payload)))
-        await self.manager.send_on_channel(self.sink, request)
+        await self.manager.send_on_channel(self.sink, _request(payload))
 
     async def stream(self, payload: Any) -> MemoryObjectReceiveStream[Any]:
         """Send and return the stream of every response to it (:meth:`forget` it after)."""
-        request = UntypedRequest(_new_id(), MSG_REQUEST.encode(Msg.single(payload)))
+        request = _request(payload)
         send, receive = anyio.create_memory_object_stream[Any](_MAILBOX)
         self._boxes[request.id] = send
         self._origins[id(receive)] = request.id
@@ -97,10 +104,8 @@ class _InternalChannel:
         return receive
 
 
-def _new_id() -> str:
-    from distant_codec import new_id
-
-    return new_id()
+def _request(payload: Any) -> UntypedRequest:
+    return UntypedRequest(new_id(), MSG_REQUEST.encode(Msg.single(payload)))
 
 
 @dataclass(eq=False)
@@ -135,7 +140,7 @@ class TunnelManager:
     # -- forward -----------------------------------------------------------------------------
 
     async def forward(self, request: mreq.ForwardTunnel) -> tuple[int, int]:
-        self.manager._connection(request.connection_id)
+        self.manager.connection(request.connection_id)
         listener = await anyio.create_tcp_listener(
             local_host="127.0.0.1", local_port=request.bind_port
         )
@@ -192,7 +197,7 @@ class TunnelManager:
     # -- reverse -----------------------------------------------------------------------------
 
     async def reverse(self, request: mreq.ReverseTunnel) -> tuple[int, int]:
-        self.manager._connection(request.connection_id)
+        self.manager.connection(request.connection_id)
         channel = _InternalChannel(self.manager, request.connection_id)
         channel.open()
         try:

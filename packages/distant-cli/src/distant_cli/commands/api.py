@@ -18,14 +18,12 @@ from __future__ import annotations
 import logging
 import sys
 import threading
-from collections.abc import Callable
 
 from distant_cli.auth import JsonAuth, JsonReader
 from distant_cli.errors import CliError
 from distant_cli.output import print_json
 from distant_cli.session import Globals, connect_manager, resolve_connection
 from distant_codec import (
-    MANAGER_RESPONSE,
     MSG_EXTENDED_REQUEST,
     MSG_EXTENDED_RESPONSE,
     CodecError,
@@ -34,27 +32,15 @@ from distant_codec import (
     UntypedRequest,
     UntypedResponse,
 )
-from distant_codec import manager_requests as mreq
-from distant_codec import manager_responses as mresp
-from distant_manager.channel_wire import (
-    BIN_PAYLOADS,
-    decode_channel_response,
-    encode_channel_request,
-)
-from distant_net import BlockingConnection, ConnectionClosed
+from distant_manager.blocking_client import BlockingChannel, ChannelClosed, ManagerError
+from distant_net import ConnectionClosed
 
 __all__ = ["api"]
 
 logger = logging.getLogger("distant_cli.api")
 
 
-def _pump_stdin(
-    reader: JsonReader,
-    send: Callable[[bytes], str],
-    channel_id: int,
-    binary: bool,
-    done: threading.Event,
-) -> None:
+def _pump_stdin(reader: JsonReader, channel: BlockingChannel, done: threading.Event) -> None:
     """Read requests from stdin and send them on the channel, until the end of input."""
     try:
         while not done.is_set():
@@ -75,7 +61,7 @@ def _pump_stdin(
                 request.id, MSG_EXTENDED_REQUEST.encode(request.payload), dict(request.header)
             )
             try:
-                send(encode_channel_request(channel_id, untyped, binary=binary))
+                channel.send_untyped(untyped)
             except (ConnectionClosed, OSError) as exc:
                 logger.error("api: cannot send: %s", exc)
                 return
@@ -100,53 +86,39 @@ def api(g: Globals, connection: int | None, timeout: float | None = None) -> int
     client = connect_manager(g, auto_start=False, auth=JsonAuth(reader, manager=True))
     try:
         cid = resolve_connection(g, client, connection)
-        origin = client.send(mreq.OpenChannel(cid), header={BIN_PAYLOADS: True})
-        opened_envelope = client.next_for(origin)
-        opened = MANAGER_RESPONSE.decode(opened_envelope.payload)
-        if isinstance(opened, mresp.Error):
-            raise CliError(f"cannot open a channel to connection {cid}: {opened.description}")
-        if not isinstance(opened, mresp.ChannelOpened):
-            raise CliError(f"unexpected reply from the manager: {type(opened).__name__}")
-        binary = opened_envelope.header.get(BIN_PAYLOADS) is True
+        try:
+            channel = client.open_channel(cid)
+        except ManagerError as exc:
+            raise CliError(f"cannot open a channel to connection {cid}: {exc}") from None
         done = threading.Event()
         thread = threading.Thread(
-            target=_pump_stdin,
-            args=(reader, client.send_raw, opened.id, binary, done),
-            name="distant-api-stdin",
-            daemon=True,
+            target=_pump_stdin, args=(reader, channel, done), name="distant-api-stdin", daemon=True
         )
         thread.start()
         try:
-            return _receive_loop(client.conn, origin)
+            return _receive_loop(channel)
         finally:
             done.set()
     finally:
         client.close()
 
 
-def _receive_loop(conn: BlockingConnection, origin: str) -> int:
+def _receive_loop(channel: BlockingChannel) -> int:
+    """Print the channel's responses until it closes (exit 0) or the manager goes (1)."""
     while True:
         try:
-            envelope = UntypedResponse.from_bytes(conn.receive())
-        except ConnectionClosed as exc:
-            logger.error("api: the manager connection closed: %s", exc)
-            return 1
-        except CodecError as exc:
-            logger.error("api: skipped a bad frame from the manager: %s", exc)
-            continue
-        try:
-            decoded = decode_channel_response(envelope.payload)
-            if decoded is not None:
-                if envelope.origin_id == origin:
-                    _print_response(decoded[1])
-                continue
-            reply = MANAGER_RESPONSE.decode(envelope.payload)
-        except CodecError as exc:
-            logger.error("api: skipped a bad message from the manager: %s", exc)
-            continue
-        if isinstance(reply, mresp.ChannelClosed):
+            inner = channel.receive_untyped()
+        except ChannelClosed:
             logger.debug("api: the channel closed")
             sys.stdout.flush()
             return 0
-        if isinstance(reply, mresp.Error):
-            logger.error("api: the manager refused a request: %s", reply.description)
+        except ConnectionClosed as exc:
+            logger.error("api: the manager connection closed: %s", exc)
+            return 1
+        except ManagerError as exc:
+            logger.error("api: the manager refused a request: %s", exc)
+            continue
+        except CodecError as exc:
+            logger.error("api: skipped a bad message from the manager: %s", exc)
+            continue
+        _print_response(inner)

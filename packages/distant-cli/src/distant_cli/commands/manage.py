@@ -50,7 +50,7 @@ def _parse_destination(text: str) -> Destination:
         raise CliError(f"bad destination {text!r}: {exc}") from None
 
 
-def _same_destination(known: str, wanted: str, default_scheme: str) -> bool:
+def same_destination(known: str, wanted: str, default_scheme: str) -> bool:
     """Whether the manager's ``known`` destination is the one the user asks for: the same
     text, case-insensitively, once the default scheme is filled in and any password (the
     manager does not list keys) is left out."""
@@ -83,7 +83,7 @@ def connect(g: Globals, destination: str, options: str | None, *, new: bool = Fa
         cid = 0
         if not new:
             for known_id, known in sorted(client.list().items()):
-                if _same_destination(known, destination, "distant"):
+                if same_destination(known, destination, "distant"):
                     cid, reused = known_id, True
                     break
         if not reused:

@@ -29,7 +29,7 @@ from types import FrameType
 from typing import Any
 
 from distant_cli.commands.formatting import exit_code_of, parse_shell
-from distant_cli.commands.remote import Remote, RemoteError, check, cli_errors, write_stderr
+from distant_cli.commands.remote import Remote, RemoteError, check, cli_errors
 from distant_cli.commands.terminal import RawTerminal, on_window_change, terminal_size
 from distant_cli.errors import CliError
 from distant_cli.session import Globals
@@ -446,34 +446,6 @@ def shell(
 # -- ssh -------------------------------------------------------------------------------------
 
 
-def _same_destination(a: str, b: str) -> bool:
-    return a.strip().rstrip("/").lower() == b.strip().rstrip("/").lower()
-
-
-def _terminal_auth() -> Any:
-    """Answer relayed authentication on the terminal (hidden input for secrets)."""
-    import getpass
-
-    from distant_auth import PromptHandler
-
-    def challenge(msg: Any) -> list[str]:
-        answers = []
-        for q in msg.questions:
-            text = q.text or f"{q.label}: "
-            answers.append(getpass.getpass(text, stream=sys.stderr))
-        return answers
-
-    def verify(msg: Any) -> bool:
-        write_stderr(f"{msg.text}\nEnter [y/N]> ")
-        line = sys.stdin.readline() if sys.stdin is not None else ""
-        return line.strip().lower() in ("y", "yes")
-
-    def info(msg: Any) -> None:
-        write_stderr(f"{msg.text}\n")
-
-    return PromptHandler(challenge, verify, on_info=info)
-
-
 @cli_errors
 def ssh(
     g: Globals,
@@ -488,7 +460,9 @@ def ssh(
 ) -> int:
     """``ssh DEST [-- CMD...]``: connect with ``ssh://`` (reusing a connection to the same
     destination unless ``new``), select it, then run a shell session on it."""
+    from distant_cli.auth import PromptAuth
     from distant_cli.cache import write_selected
+    from distant_cli.commands.manage import same_destination
     from distant_cli.session import connect_manager
 
     dest = destination if "://" in destination else f"ssh://{destination}"
@@ -498,15 +472,15 @@ def ssh(
         cid: int | None = None
         if not new:
             for existing, where in client.list().items():
-                if _same_destination(str(where), dest):
+                if same_destination(str(where), dest, "ssh"):
                     cid = existing
                     break
         if cid is None:
             try:
-                cid = client.connect_to(dest, opts, _terminal_auth())
+                cid = client.connect_to(dest, opts, PromptAuth())
+            except CliError:
+                raise
             except Exception as exc:
-                if isinstance(exc, CliError | KeyboardInterrupt):
-                    raise
                 raise CliError(f"Failed to connect to {dest}: {exc}") from None
         write_selected(g.cache, cid)
     finally:
