@@ -19,7 +19,7 @@ from .errors import AuthenticationError, ConnectionClosed, HandshakeError, Recon
 from .framed import TRANSPORT_ERRORS, FramedTransport
 from .handshake import ClientSettings, client_connect, client_reconnect
 from .reconnect import ExponentialBackoff, Fail, ReconnectStrategy
-from .replay import ReplayBuffer
+from .replay import DEFAULT_BACKUP_BYTES, ReplayBuffer
 
 __all__ = ["Dialer", "open_connection"]
 
@@ -44,8 +44,12 @@ async def open_connection(
     silence: float | None = DEFAULT_SILENCE,
     connect_timeout: float | None = None,
     max_item_size: int = DEFAULT_MAX_ITEM_SIZE,
+    replay_bytes: int = DEFAULT_BACKUP_BYTES,
 ) -> AsyncIterator[Connection]:
     """Connect, authenticate, and yield a :class:`Connection` that reconnects by itself.
+
+    ``replay_bytes`` bounds the backup of sent frames kept for replay (§5.4); 0 keeps none,
+    for links that cannot be re-established (an in-process server).
 
     ``strategy`` defaults to exponential backoff (1 s doubling to 10 s), as the manager
     uses upstream. A wrong key surfaces as :class:`AuthenticationError`.
@@ -54,7 +58,7 @@ async def open_connection(
     strategy = strategy if strategy is not None else ExponentialBackoff()
     with anyio.fail_after(connect_timeout if connect_timeout is not None else math.inf):
         transport = FramedTransport(await dial(), max_item_size=max_item_size)
-        replay = ReplayBuffer()
+        replay = ReplayBuffer(replay_bytes)
         try:
             connection_id, otp = await client_connect(
                 transport, handler=handler, replay=replay, settings=settings

@@ -142,7 +142,7 @@ class Server(Generic[Req, Resp, State]):
         async with anyio.create_task_group() as tg:
             self._tg = tg
             tg.start_soon(self._watch_shutdown, tg.cancel_scope)
-            tg.start_soon(listener.serve, self._handle_stream, tg)
+            tg.start_soon(listener.serve, self.handle_stream, tg)
             task_status.started()
         log.info("server stopped")
 
@@ -156,7 +156,9 @@ class Server(Generic[Req, Resp, State]):
 
     # -- per link --------------------------------------------------------------------------
 
-    async def _handle_stream(self, stream: anyio.abc.ByteStream) -> None:
+    async def handle_stream(self, stream: anyio.abc.ByteStream) -> None:
+        """Serve one link (what :meth:`serve` does for each accepted stream); public for
+        links that do not come from a listener, such as an in-memory pair."""
         transport = FramedTransport(stream, max_item_size=self.max_item_size)
         peer = transport.peer
         try:

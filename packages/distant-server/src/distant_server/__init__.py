@@ -4,7 +4,9 @@
   :func:`dispatch`, which maps single, batch and sequence requests onto it (§7.2);
 * :class:`ApiContext` and :class:`ConnectionState`: what an operation sees, and the
   per-connection resources (processes, watches, tunnels) closed with the connection;
-* :func:`make_server`: an :class:`Api` served over distant-net.
+* :func:`make_server`: an :class:`Api` served over distant-net;
+* :class:`ReplyBudget` and the ``fs_range`` limits every implementation of the extension
+  shares.
 
 ``pip install distant-server`` is all a remote host needs: the entry point
 ``distant-server listen`` has the flags and output of ``distant server listen`` (§8.1).
@@ -14,6 +16,7 @@ from .api import Api
 from .context import ApiContext, ConnectionState, Resource
 from .dispatcher import call, dispatch
 from .errors import ApiError, error_from_exception, kind_of_errno, unsupported
+from .range_limits import MAX_OFFSET, MAX_RANGE_LENGTH, REPLY_BUDGET, ReplyBudget
 from .server import ApiHandler, ApiServer, make_server
 
 __all__ = [
@@ -27,6 +30,10 @@ __all__ = [
     "error_from_exception",
     "kind_of_errno",
     "unsupported",
+    "MAX_OFFSET",
+    "MAX_RANGE_LENGTH",
+    "REPLY_BUDGET",
+    "ReplyBudget",
     "ApiHandler",
     "ApiServer",
     "make_server",

@@ -17,6 +17,7 @@ from typing import TypeVar, TypeVarTuple, Unpack
 import anyio.to_thread
 
 from distant_codec import FileType
+from distant_server.range_limits import MAX_OFFSET  # re-exported: the shared limit
 
 __all__ = [
     "MAX_OFFSET",
@@ -28,9 +29,6 @@ __all__ = [
     "renamed_errors",
     "write_all",
 ]
-
-MAX_OFFSET = 2**63 - 1
-"""The largest file offset the kernel accepts (``loff_t`` is signed)."""
 
 T = TypeVar("T")
 Ts = TypeVarTuple("Ts")

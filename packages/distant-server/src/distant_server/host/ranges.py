@@ -25,16 +25,15 @@ import hashlib
 import os
 import stat
 
-import anyio
-
-from distant_codec import DEFAULT_MAX_ITEM_SIZE, ErrorKind
+from distant_codec import ErrorKind
 from distant_codec import extensions as ex
 from distant_codec import responses as rs
 from distant_server.api import Api
 from distant_server.context import ApiContext
 from distant_server.errors import ApiError
+from distant_server.range_limits import MAX_OFFSET, MAX_RANGE_LENGTH, ReplyBudget
 
-from .fs_util import MAX_OFFSET, in_worker, os_error, pwrite_all, renamed_errors
+from .fs_util import in_worker, os_error, pwrite_all, renamed_errors
 
 __all__ = [
     "CHECKSUM_READ_SIZE",
@@ -44,9 +43,6 @@ __all__ = [
     "read_range",
     "write_range",
 ]
-
-MAX_RANGE_LENGTH = DEFAULT_MAX_ITEM_SIZE - 64 * 1024
-"""The most bytes one ``file_read_range`` returns: 16 MiB minus 64 KiB of headroom."""
 
 CHECKSUM_READ_SIZE = 1024 * 1024
 
@@ -135,38 +131,6 @@ def checksum_file(path: str) -> ex.Checksum:
     finally:
         os.close(fd)
     return ex.Checksum(digest.hexdigest(), total)
-
-
-REPLY_BUDGET = 16 * 1024 * 1024
-"""Bytes of range replies one connection may have read but not yet sent."""
-
-
-class ReplyBudget:
-    """Bounds the chunk data a connection holds between reading it and sending it.
-
-    A client may ask for many large ranges at once; each is read only once its bytes fit
-    in the budget, and they are given back once its reply has been sent, so the server's
-    memory stays bounded whatever the client's pipelining.
-    """
-
-    def __init__(self, limit: int = REPLY_BUDGET) -> None:
-        self.limit = limit
-        self.used = 0
-        self._freed = anyio.Event()
-
-    async def acquire(self, amount: int) -> None:
-        amount = min(amount, self.limit)  # one request larger than the budget still runs
-        while self.used and self.used + amount > self.limit:
-            await self._freed.wait()
-        self.used += amount
-
-    def release(self, amount: int) -> None:
-        self.used -= min(amount, self.limit)
-        self._freed.set()
-        self._freed = anyio.Event()
-
-    async def aclose(self) -> None:
-        self._freed.set()
 
 
 class RangeOps(Api):
