@@ -202,7 +202,21 @@ def test_server_killed_mid_command(fresh: CliSession) -> None:
     assert other_server in child_pids(manager_pid)
 
 
-def test_external_plugins_are_refused_until_supported(no_manager: Cli) -> None:
-    done = no_manager.run("manager", "listen", "--plugin", "x=/bin/true")
-    assert_shell_error(done, "external plugins (x) are not supported yet")
+@pytest.mark.parametrize(
+    ("value", "message"),
+    [
+        ("x", "bad --plugin 'x': expected NAME=PATH"),
+        ("x=/no/such/plugin", "plugin 'x': /no/such/plugin does not exist"),
+        (
+            "distant=/bin/true",
+            "scheme 'distant' is claimed by both plugin 'distant' (DistantPlugin) and "
+            "plugin 'distant' (ExternalPlugin)",
+        ),
+    ],
+)
+def test_bad_plugin_registrations_refuse_to_start(
+    no_manager: Cli, value: str, message: str
+) -> None:
+    done = no_manager.run("manager", "listen", "--plugin", value)
+    assert_shell_error(done, message)
     assert not no_manager.socket.exists()

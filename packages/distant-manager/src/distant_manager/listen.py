@@ -30,7 +30,8 @@ class ManagerListenOptions:
     access: str = "owner"
     daemon: bool = False
     plugins: dict[str, str] = field(default_factory=dict)
-    """External plugins ``NAME=PATH`` (served by distant-plugins; see issue 6)."""
+    """External plugins ``NAME=PATH``, for information only: the caller (the CLI) builds
+    their plugin objects with distant-plugins and passes them in ``extra_plugins``."""
     log_file: str | None = None
     log_level: str | None = None
     extra_plugins: Sequence[Any] = ()
@@ -45,14 +46,6 @@ def listen_manager(options: ManagerListenOptions) -> int:
     """Run the manager in this process (or detached, with ``daemon``); the exit code."""
     if options.access not in ACCESS_MODES:
         print(f"error: --access must be one of {', '.join(ACCESS_MODES)}", file=sys.stderr)
-        return 1
-    if options.plugins:
-        names = ", ".join(sorted(options.plugins))
-        print(
-            f"error: external plugins ({names}) are not supported yet: they arrive with "
-            "distant-plugins",
-            file=sys.stderr,
-        )
         return 1
     _configure_logging(options.log_file, options.log_level)
     if options.daemon:

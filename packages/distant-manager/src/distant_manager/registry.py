@@ -27,7 +27,8 @@ class PluginRegistry:
             other = self._by_scheme.get(key)
             if other is not None:
                 raise ValueError(
-                    f"scheme {key!r} is claimed by both {other.name!r} and {plugin.name!r}"
+                    f"scheme {key!r} is claimed by both {_describe(other)} and "
+                    f"{_describe(plugin)}"
                 )
         for scheme in plugin.schemes:
             self._by_scheme[scheme.lower()] = plugin
@@ -44,3 +45,9 @@ class PluginRegistry:
             known = ", ".join(self.schemes) or "none"
             raise PluginError(f"no plugin handles scheme {key!r} (known: {known})")
         return plugin
+
+
+def _describe(plugin: Plugin) -> str:
+    """``plugin 'x'``, plus its kind: the same name can be a built-in and an external one."""
+    kind = type(plugin).__name__
+    return f"plugin {plugin.name!r} ({kind})"

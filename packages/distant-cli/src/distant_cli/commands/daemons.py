@@ -14,14 +14,29 @@ __all__ = ["manager_listen", "manager_version", "server_listen", "server_listen_
 ACCESS = ("owner", "group", "anyone")
 
 
-def _parse_plugins(values: Sequence[str]) -> dict[str, str]:
-    plugins: dict[str, str] = {}
-    for value in values:
-        name, sep, path = value.partition("=")
-        if not sep or not name.strip() or not path.strip():
-            raise CliError(f"bad --plugin {value!r}: expected NAME=PATH")
-        plugins[name.strip()] = path.strip()
-    return plugins
+def _manager_plugins(g: Globals, flags: Sequence[str]) -> tuple[list[Any], dict[str, str]]:
+    """The plugins ``manager listen`` registers beside ``distant``: the built-in ones and the
+    external plugins of ``plugins.toml``, ``[manager.plugins]`` and ``--plugin`` flags (with
+    their paths by name). A bad registration or a scheme claimed twice is an error here,
+    before anything is bound or detached."""
+    from distant_manager import DistantPlugin, PluginRegistry
+    from distant_plugins import (
+        PluginConfigError,
+        build_external_plugins,
+        builtin_plugins,
+        load_plugin_specs,
+    )
+
+    try:
+        specs = load_plugin_specs(g.config, flags, g.setting("manager", "plugins"))
+    except PluginConfigError as exc:
+        raise CliError(str(exc)) from None
+    plugins: list[Any] = [*builtin_plugins(), *build_external_plugins(specs)]
+    try:
+        PluginRegistry([DistantPlugin(), *plugins])  # only to check the schemes
+    except ValueError as exc:
+        raise CliError(f"cannot register the plugins: {exc}") from None
+    return plugins, {spec.name: spec.path for spec in specs}
 
 
 def manager_listen(
@@ -37,27 +52,20 @@ def manager_listen(
     access = access or str(g.setting("manager", "access") or "owner")
     if access not in ACCESS:
         raise CliError(f"bad access {access!r}: expected one of {', '.join(ACCESS)}")
-    configured: Any = g.setting("manager", "plugins")
-    merged: dict[str, str] = {}
-    if isinstance(configured, dict):
-        for name, entry in configured.items():
-            # name = "path", or [manager.plugins.NAME] path = "..."
-            path = entry.get("path") if isinstance(entry, dict) else entry
-            if path:
-                merged[str(name)] = str(path)
-    merged.update(_parse_plugins(plugins))
     try:
         from distant_manager.listen import ManagerListenOptions, listen_manager
     except ImportError as exc:  # pragma: no cover - the manager package is incomplete
         raise CliError(f"the manager daemon is not available: {exc}") from None
+    extra_plugins, paths = _manager_plugins(g, plugins)
     options = ManagerListenOptions(
         socket_path=g.unix_socket,
         user=user,
         access=access,
         daemon=daemon,
-        plugins=merged,
+        plugins=paths,
         log_file=g.log_file,
         log_level=g.log_level,
+        extra_plugins=extra_plugins,
     )
     return int(listen_manager(options) or 0)
 
