@@ -9,7 +9,7 @@ import importlib
 import sys
 from pathlib import Path
 
-BENCHMARKS = ["bench_codec", "bench_net", "bench_server", "bench_cli"]
+BENCHMARKS = ["bench_codec", "bench_net", "bench_server", "bench_cli", "bench_ssh"]
 
 
 def main(argv: list[str]) -> None:

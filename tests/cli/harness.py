@@ -314,6 +314,8 @@ class CliSession:
     manager: ManagerProcess
     cli: Cli
     connection: int
+    destination: str = ""
+    """What ``distant connect`` was given (empty for a launched connection)."""
 
     @property
     def socket(self) -> Path:
@@ -351,20 +353,22 @@ class CliSession:
         return self.cli.run_pty(args, input_bytes, timeout, env)
 
 
-LAUNCH_DESTINATIONS = {"host": "manager://localhost"}
-"""The destination ``distant launch`` uses for each backend (ssh and docker come later)."""
+HOST_COMMAND = ("launch", "manager://localhost")
+"""How the ``host`` backend gets its connection: a ``distant-server`` launched locally."""
 
 
-def start_session(backend: str, workdir: Path) -> CliSession:
-    """A manager in ``workdir`` and a connection launched for ``backend``."""
+def start_session(backend: str, workdir: Path, command: Sequence[str] = HOST_COMMAND) -> CliSession:
+    """A manager in ``workdir`` and the connection ``distant <command>`` makes for
+    ``backend`` (``launch manager://localhost``, ``connect ssh://...``, ...)."""
     manager = ManagerProcess(workdir).start()
     try:
         cli = Cli(manager.socket, workdir / "cache.toml", workdir)
-        done = cli.run("launch", LAUNCH_DESTINATIONS[backend], timeout=120)
+        done = cli.run(*command, timeout=120)
         if done.returncode != 0:
-            raise RuntimeError(f"distant launch failed: {done.stderr}")
+            raise RuntimeError(f"distant {command[0]} failed: {done.stderr}")
         manager.remember_children()
-        return CliSession(backend, manager, cli, int(done.stdout.strip()))
+        destination = command[1] if command[0] == "connect" else ""
+        return CliSession(backend, manager, cli, int(done.stdout.strip()), destination)
     except BaseException:
         manager.stop()
         raise

@@ -27,7 +27,7 @@ def json_lines(text: str) -> list[object]:
 def test_version_flag() -> None:
     done = subprocess.run([*DISTANT, "--version"], capture_output=True, text=True, check=False)
     assert done.returncode == 0
-    assert re.fullmatch(r"distant \d+\.\d+\.\d+\S* \[host, pty\]\n", done.stdout)
+    assert re.fullmatch(r"distant \d+\.\d+\.\d+\S* \[docker, host, pty, ssh\]\n", done.stdout)
 
 
 def test_help_exits_0() -> None:
@@ -35,6 +35,14 @@ def test_help_exits_0() -> None:
     assert done.returncode == 0
     for command in ("connect", "launch", "status", "kill", "select", "api", "manager"):
         assert command in done.stdout
+
+
+def listed(cli: CliSession) -> str:
+    """A pattern for how the manager lists the ``cli`` connection's destination: a launched
+    server as ``distant://localhost:PORT`` (no key), a connected one as it was given."""
+    if not cli.destination:
+        return r"distant://localhost:\d+"
+    return re.escape(cli.destination)
 
 
 def test_launch_selected_the_connection(cli: CliSession) -> None:
@@ -46,14 +54,14 @@ def test_status_lists_connections(cli: CliSession) -> None:
     assert done.returncode == 0, done.stderr
     assert done.stdout == ""
     assert done.stderr.startswith("Manager: running\nConnections:\n")
-    assert re.search(rf"^\* {cli.connection} -> distant://localhost:\d+$", done.stderr, re.M)
+    assert re.search(rf"^\* {cli.connection} -> {listed(cli)}$", done.stderr, re.M)
 
 
 def test_status_json(cli: CliSession) -> None:
     done = cli.run("status", "-f", "json")
     assert done.returncode == 0, done.stderr
     listing = json.loads(done.stdout)
-    assert listing[str(cli.connection)].startswith("distant://localhost:")
+    assert re.fullmatch(listed(cli), listing[str(cli.connection)])
 
 
 def test_status_of_one_connection(cli: CliSession) -> None:
@@ -61,11 +69,11 @@ def test_status_of_one_connection(cli: CliSession) -> None:
     assert shell.returncode == 0, shell.stderr
     lines = shell.stdout.splitlines()
     assert lines[0] == f"Connection {cli.connection}:"
-    assert lines[1].startswith("Host: distant://localhost:")
+    assert re.fullmatch(f"Host: {listed(cli)}", lines[1])
     assert lines[2].startswith("Options:")
     js = json.loads(cli.run("status", str(cli.connection), "--format", "json").stdout)
     assert js["id"] == cli.connection
-    assert js["destination"].startswith("distant://localhost:")
+    assert re.fullmatch(listed(cli), js["destination"])
     assert isinstance(js["options"], str)
 
 

@@ -62,15 +62,19 @@ class Api:
         return err
 
 
-def test_dialogue_then_requests(cli: CliSession, tmp_path: Path) -> None:
-    target = tmp_path / "hello.txt"
-    target.write_bytes(b"hi")
+def test_dialogue_then_requests(cli: CliSession) -> None:
+    made = cli.run("spawn", "--", "mktemp", "-d")  # on the remote side, for every backend
+    assert made.returncode == 0, made.stderr
+    remote_dir = made.stdout.strip()
+    target = f"{remote_dir}/hello.txt"
+    wrote = cli.run("fs", "write", target, "hi")
+    assert wrote.returncode == 0, wrote.stderr
     api = Api(cli)
     try:
         assert [api.read(), ] == [NONE_DIALOGUE[0]]  # fmt: skip
         api.send(NONE_ANSWER)
         assert [api.read(), api.read()] == NONE_DIALOGUE[1:]
-        api.send(json.dumps({"id": "r1", "payload": {"type": "file_read", "path": str(target)}})
+        api.send(json.dumps({"id": "r1", "payload": {"type": "file_read", "path": target}})
                  + "\n")  # fmt: skip
         reply = api.read()
         assert set(reply) == {"id", "origin_id", "payload"}
@@ -78,8 +82,8 @@ def test_dialogue_then_requests(cli: CliSession, tmp_path: Path) -> None:
         assert isinstance(reply["id"], str)
         assert reply["payload"] == {"type": "blob", "data": [104, 105]}
         batch = {"id": "b", "header": {"sequence": True}, "extra": 1,
-                 "payload": [{"type": "exists", "path": str(target)},
-                             {"type": "exists", "path": str(tmp_path / "nope")}]}  # fmt: skip
+                 "payload": [{"type": "exists", "path": target},
+                             {"type": "exists", "path": f"{remote_dir}/nope"}]}  # fmt: skip
         api.send(json.dumps(batch) + "\n")
         reply = api.read()
         assert reply["origin_id"] == "b"
@@ -87,6 +91,7 @@ def test_dialogue_then_requests(cli: CliSession, tmp_path: Path) -> None:
                                     {"type": "exists", "value": False}]  # fmt: skip
     finally:
         api.stop()
+        cli.run("fs", "remove", "--force", remote_dir)
 
 
 def test_bad_lines_are_skipped(cli: CliSession) -> None:

@@ -7,7 +7,7 @@ from __future__ import annotations
 import subprocess
 import sys
 import textwrap
-from pathlib import Path
+from collections.abc import Iterator
 
 import pytest
 
@@ -155,28 +155,45 @@ def test_same_output_on_both_paths(cli: CliSession, args: list[str]) -> None:
     assert (fast.returncode, fast.stdout) == (slow.returncode, slow.stdout)
 
 
+@pytest.fixture
+def remote_dir(cli: CliSession) -> Iterator[str]:
+    """A fresh directory on the remote side (made through distant, so any backend works)."""
+    done = cli.run("spawn", "--", "mktemp", "-d")
+    assert done.returncode == 0, done.stderr
+    path = done.stdout.strip()
+    assert path.startswith("/")
+    yield path
+    cli.run("fs", "remove", "--force", path)
+
+
 @pytest.mark.parametrize("fast", [True, False], ids=["fast", "click"])
-def test_fs_commands_on_both_paths(cli: CliSession, tmp_path: Path, fast: bool) -> None:
+def test_fs_commands_on_both_paths(cli: CliSession, remote_dir: str, fast: bool) -> None:
     env = {} if fast else {"DISTANT_NO_FASTPATH": "1"}
-    root = tmp_path / ("fast" if fast else "click")
+    root = f"{remote_dir}/{'fast' if fast else 'click'}"
 
     def run(*args: str, input: str | None = None) -> subprocess.CompletedProcess[str]:
         done = cli.run(*args, input=input, env=env)
         assert done.returncode == 0, (args, done.stderr)
         return done
 
-    run("fs", "make-dir", str(root / "a" / "b"), "--all")
-    assert (root / "a" / "b").is_dir()
-    run("fs", "write", str(root / "f.txt"), "hello")
-    run("fs", "write", str(root / "f.txt"), "--append", input=" world")
-    assert (root / "f.txt").read_text() == "hello world"
-    assert run("fs", "read", str(root / "f.txt")).stdout == "hello world"
-    run("fs", "copy", str(root / "f.txt"), str(root / "g.txt"))
-    run("fs", "rename", str(root / "g.txt"), str(root / "-h.txt"))
-    assert run("fs", "exists", "--", str(root / "-h.txt")).stdout == "true\n"
-    listing = run("fs", "read", str(root), "--depth", "0").stdout
+    def checked(*args: str) -> str:  # through the click path, whatever ``fast`` is
+        done = cli.run(*args, env={"DISTANT_NO_FASTPATH": "1"})
+        assert done.returncode == 0, (args, done.stderr)
+        return done.stdout
+
+    run("fs", "make-dir", f"{root}/a/b", "--all")
+    assert "Type: dir" in checked("fs", "metadata", f"{root}/a/b")
+    run("fs", "write", f"{root}/f.txt", "hello")
+    run("fs", "write", f"{root}/f.txt", "--append", input=" world")
+    assert checked("fs", "read", f"{root}/f.txt") == "hello world"
+    assert run("fs", "read", f"{root}/f.txt").stdout == "hello world"
+    run("fs", "copy", f"{root}/f.txt", f"{root}/g.txt")
+    run("fs", "rename", f"{root}/g.txt", f"{root}/-h.txt")
+    assert run("fs", "exists", "--", f"{root}/-h.txt").stdout == "true\n"
+    assert checked("fs", "exists", f"{root}/g.txt") == "false\n"
+    listing = run("fs", "read", root, "--depth", "0").stdout
     assert "f.txt" in listing and "<DIR>" in listing
-    meta = run("fs", "metadata", str(root / "f.txt")).stdout
+    meta = run("fs", "metadata", f"{root}/f.txt").stdout
     assert "Type: file" in meta and "Len: 11" in meta
-    run("fs", "remove", str(root / "a"), "--force")
-    assert not (root / "a").exists()
+    run("fs", "remove", f"{root}/a", "--force")
+    assert checked("fs", "exists", f"{root}/a") == "false\n"

@@ -14,6 +14,7 @@ from collections.abc import Iterator
 
 import pytest
 
+from tests.cli.conftest import skip_unless
 from tests.cli.harness import DISTANT, CliSession, kill_pid
 
 
@@ -296,6 +297,7 @@ def _wait_stderr(proc: subprocess.Popen[bytes], text: bytes, timeout: float) -> 
 
 
 def test_watch(cli: CliSession, remote_tmp: str) -> None:
+    skip_unless(cli, "watch")
     proc = subprocess.Popen(
         [*DISTANT, "fs", "watch", "--recursive", remote_tmp],
         stdin=subprocess.DEVNULL,
@@ -331,6 +333,7 @@ def test_watch(cli: CliSession, remote_tmp: str) -> None:
 
 
 def test_watch_only(cli: CliSession, remote_tmp: str) -> None:
+    skip_unless(cli, "watch")
     proc = subprocess.Popen(
         [*DISTANT, "fs", "watch", "--only", "create", "--only", "delete", remote_tmp],
         stdin=subprocess.DEVNULL,
@@ -355,6 +358,7 @@ def test_watch_only(cli: CliSession, remote_tmp: str) -> None:
 
 
 def test_watch_missing_path(cli: CliSession, remote_tmp: str) -> None:
+    skip_unless(cli, "watch")
     done = cli.run("fs", "watch", f"{remote_tmp}/missing", timeout=30)
     assert_one_line_error(done, "No such file or directory")
     bad = cli.run("fs", "watch", "--only", "bogus", remote_tmp)

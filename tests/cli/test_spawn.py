@@ -13,6 +13,7 @@ import time
 import pytest
 
 from tests.cli import test_fs
+from tests.cli.conftest import SAME_PROCESS_NAMESPACE
 from tests.cli.harness import DISTANT, CliSession, kill_pid
 from tests.cli.test_fs import assert_one_line_error, ok
 
@@ -127,7 +128,7 @@ def test_signal_kills_the_remote_process(cli: CliSession, sig: signal.Signals) -
         remote_pid = int(line.strip())
         proc.send_signal(sig)
         assert proc.wait(timeout=15) == 130
-        if cli.backend == "host":  # the remote process is on this machine
+        if cli.backend in SAME_PROCESS_NAMESPACE:  # the remote process's pid is visible here
             deadline = time.monotonic() + 10
             while _alive(remote_pid) and time.monotonic() < deadline:
                 time.sleep(0.05)

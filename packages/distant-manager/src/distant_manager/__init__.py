@@ -31,7 +31,7 @@ if TYPE_CHECKING:
         listen_socket_path,
         user_socket_path,
     )
-    from .plugin import Plugin, PluginError, ServerLink
+    from .plugin import Plugin, PluginError, ServerLink, connection_errors
     from .registry import PluginRegistry
 
 __all__ = [
@@ -58,6 +58,7 @@ __all__ = [
     # plugins
     "Plugin",
     "PluginError",
+    "connection_errors",
     "PluginRegistry",
     "ServerLink",
     "DistantPlugin",
@@ -90,6 +91,7 @@ _WHERE: dict[str, str] = {
     "KeyAuthHandler": "auth_relay",
     "Plugin": "plugin",
     "PluginError": "plugin",
+    "connection_errors": "plugin",
     "PluginRegistry": "registry",
     "ServerLink": "plugin",
     "DistantPlugin": "distant_plugin",

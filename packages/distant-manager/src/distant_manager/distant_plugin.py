@@ -23,18 +23,10 @@ import anyio.abc
 
 from distant_auth import SecretKey
 from distant_codec import Destination, find_credentials
-from distant_net import (
-    AsyncAuthHandler,
-    AuthenticationError,
-    ExponentialBackoff,
-    HandshakeError,
-    connect_tcp,
-    find_os_error,
-    open_connection,
-)
+from distant_net import AsyncAuthHandler, ExponentialBackoff, connect_tcp, open_connection
 
 from .auth_relay import KeyAuthHandler
-from .plugin import PluginError, ServerLink
+from .plugin import PluginError, ServerLink, connection_errors
 
 __all__ = ["DistantPlugin", "LAUNCH_TIMEOUT", "CONNECT_TIMEOUT"]
 
@@ -94,32 +86,23 @@ class DistantPlugin:
         established = False
         watched = self._launched.get(port) if _is_local(host) else None
         try:
-            async with (
-                open_connection(
-                    dial,
-                    handler=handler,
-                    strategy=ExponentialBackoff(),
-                    connect_timeout=CONNECT_TIMEOUT,
-                ) as connection,
-                anyio.create_task_group() as tg,
-            ):
-                established = True
-                if watched is not None:
-                    # A server we launched that dies will not come back: end the connection
-                    # now rather than retrying (its channels learn at once).
-                    tg.start_soon(_close_when_exited, watched, connection)
-                yield connection
-                tg.cancel_scope.cancel()
-        except AuthenticationError as exc:
-            raise PluginError(f"authentication with {host}:{port} failed: {exc}") from None
-        except HandshakeError as exc:
-            raise PluginError(f"{host}:{port}: {exc}") from None
-        except TimeoutError:
-            raise PluginError(f"cannot connect to {host}:{port}: timed out") from None
-        except OSError as exc:
-            os_error = find_os_error(exc) or exc
-            reason = os.strerror(os_error.errno) if os_error.errno else str(os_error)
-            raise PluginError(f"cannot connect to {host}:{port}: {reason}") from None
+            with connection_errors(f"{host}:{port}"):
+                async with (
+                    open_connection(
+                        dial,
+                        handler=handler,
+                        strategy=ExponentialBackoff(),
+                        connect_timeout=CONNECT_TIMEOUT,
+                    ) as connection,
+                    anyio.create_task_group() as tg,
+                ):
+                    established = True
+                    if watched is not None:
+                        # A server we launched that dies will not come back: end the
+                        # connection now rather than retrying (its channels learn at once).
+                        tg.start_soon(_close_when_exited, watched, connection)
+                    yield connection
+                    tg.cancel_scope.cancel()
         finally:
             # A server we launched ends with the connection to it (not with a failed try).
             launched = self._launched.get(port) if established and _is_local(host) else None

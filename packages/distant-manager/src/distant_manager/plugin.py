@@ -7,18 +7,42 @@ report the destination to connect to. Built-in and external plugins share this i
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator
-from contextlib import AbstractAsyncContextManager
+import os
+from collections.abc import AsyncIterator, Iterator
+from contextlib import AbstractAsyncContextManager, contextmanager
 from typing import Protocol
 
 from distant_codec import Destination
-from distant_net import AsyncAuthHandler
+from distant_net import (
+    AsyncAuthHandler,
+    AuthenticationError,
+    HandshakeError,
+    find_os_error,
+)
 
-__all__ = ["ServerLink", "Plugin", "PluginError"]
+__all__ = ["ServerLink", "Plugin", "PluginError", "connection_errors"]
 
 
 class PluginError(Exception):
     """A plugin could not launch or connect; the text goes back to the user."""
+
+
+@contextmanager
+def connection_errors(where: str) -> Iterator[None]:
+    """Turn the ways a distant-net connection to ``where`` fails (a refused key, a broken
+    handshake, a timeout, a socket error) into one-line :class:`PluginError` texts."""
+    try:
+        yield
+    except AuthenticationError as exc:
+        raise PluginError(f"authentication with {where} failed: {exc}") from None
+    except HandshakeError as exc:
+        raise PluginError(f"{where}: {exc}") from None
+    except TimeoutError:
+        raise PluginError(f"cannot connect to {where}: timed out") from None
+    except OSError as exc:
+        os_error = find_os_error(exc) or exc
+        reason = os.strerror(os_error.errno) if os_error.errno else str(os_error)
+        raise PluginError(f"cannot connect to {where}: {reason}") from None
 
 
 class ServerLink(Protocol):

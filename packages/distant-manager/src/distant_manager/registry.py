@@ -27,8 +27,7 @@ class PluginRegistry:
             other = self._by_scheme.get(key)
             if other is not None:
                 raise ValueError(
-                    f"scheme {key!r} is claimed by both {_describe(other)} and "
-                    f"{_describe(plugin)}"
+                    f"scheme {key!r} is claimed by both {_describe(other)} and {_describe(plugin)}"
                 )
         for scheme in plugin.schemes:
             self._by_scheme[scheme.lower()] = plugin

@@ -38,7 +38,7 @@ if TYPE_CHECKING:
         RequestTimeout,
         find_os_error,
     )
-    from .framed import READ_SIZE, TRANSPORT_ERRORS, FramedTransport
+    from .framed import READ_SIZE, TRANSPORT_ERRORS, FramedTransport, HandoffAttribute
     from .handshake import (
         EXTENDED_ENCRYPTION_TYPES,
         ClientSettings,
@@ -102,6 +102,7 @@ __all__ = [
     "READ_SIZE",
     "TRANSPORT_ERRORS",
     "FramedTransport",
+    "HandoffAttribute",
     "EXTENDED_ENCRYPTION_TYPES",
     "ClientSettings",
     "ServerSettings",
@@ -169,6 +170,7 @@ _WHERE: dict[str, str] = {
     "READ_SIZE": "framed",
     "TRANSPORT_ERRORS": "framed",
     "FramedTransport": "framed",
+    "HandoffAttribute": "framed",
     "EXTENDED_ENCRYPTION_TYPES": "negotiation",
     "ClientSettings": "handshake",
     "NewConnection": "handshake",
