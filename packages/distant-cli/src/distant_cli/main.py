@@ -17,7 +17,7 @@ from collections.abc import Sequence
 
 __all__ = ["FEATURES", "main"]
 
-FEATURES = "[host, pty]"  # upstream lists docker and ssh too; ours arrive with distant-plugins
+FEATURES = "[docker, host, pty, ssh]"
 """What ``distant --version`` lists after the version, as upstream."""
 
 
