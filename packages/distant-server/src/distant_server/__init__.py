@@ -15,7 +15,7 @@
 from .api import Api
 from .context import ApiContext, ConnectionState, Resource
 from .dispatcher import call, dispatch
-from .errors import ApiError, error_from_exception, kind_of_errno, unsupported
+from .errors import ApiError, decode_utf8, error_from_exception, kind_of_errno, unsupported
 from .range_limits import MAX_OFFSET, MAX_RANGE_LENGTH, REPLY_BUDGET, ReplyBudget
 from .server import ApiHandler, ApiServer, make_server
 
@@ -27,6 +27,7 @@ __all__ = [
     "call",
     "dispatch",
     "ApiError",
+    "decode_utf8",
     "error_from_exception",
     "kind_of_errno",
     "unsupported",

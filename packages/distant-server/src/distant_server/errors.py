@@ -7,7 +7,7 @@ import os
 
 from distant_codec import Error, ErrorKind
 
-__all__ = ["ApiError", "error_from_exception", "kind_of_errno", "unsupported"]
+__all__ = ["ApiError", "decode_utf8", "error_from_exception", "kind_of_errno", "unsupported"]
 
 
 class ApiError(Exception):
@@ -49,6 +49,18 @@ _ERRNO_KINDS: dict[int, ErrorKind] = {
     errno.ENOTSUP: ErrorKind.UNSUPPORTED,
     errno.ENOSYS: ErrorKind.UNSUPPORTED,
 }
+
+
+def decode_utf8(data: bytes, path: str) -> str:
+    """``data`` (the contents of ``path``) as text; ``invalid_data`` naming the first bad
+    byte otherwise, as upstream's ``file_read_text`` answers."""
+    try:
+        return data.decode("utf-8")
+    except UnicodeDecodeError as exc:
+        raise ApiError(
+            ErrorKind.INVALID_DATA,
+            f"stream did not contain valid UTF-8 (byte {exc.start}): {path}",
+        ) from None
 
 
 def kind_of_errno(code: int | None) -> ErrorKind:

@@ -23,7 +23,6 @@ import stat
 import anyio
 
 from distant_codec import (
-    DEFAULT_MAX_ITEM_SIZE,
     DirEntry,
     Error,
     ErrorKind,
@@ -36,15 +35,21 @@ from distant_codec import (
 from distant_codec import extensions as ex
 from distant_codec import requests as rq
 from distant_codec import responses as rs
-from distant_server import Api, ApiContext, ApiError, error_from_exception
+from distant_server import (
+    MAX_OFFSET,
+    MAX_RANGE_LENGTH,
+    Api,
+    ApiContext,
+    ApiError,
+    ReplyBudget,
+    decode_utf8,
+    error_from_exception,
+)
 
 from .session import FileAttrs, SshSession
 
-__all__ = ["SshFileOps", "MAX_RANGE_LENGTH", "atomic_write"]
+__all__ = ["SshFileOps", "atomic_write"]
 
-MAX_RANGE_LENGTH = DEFAULT_MAX_ITEM_SIZE - 64 * 1024
-"""The most bytes one ``file_read_range`` returns (as the host)."""
-MAX_OFFSET = 2**63 - 1
 CHECKSUM_READ_SIZE = 4 * 1024 * 1024
 _IN_PLACE_ERRNOS = frozenset({errno.EACCES, errno.EPERM, errno.ENOENT, errno.ENOTSUP})
 _ALL_BITS = (
@@ -150,43 +155,10 @@ async def atomic_write(session: SshSession, path: str, data: bytes) -> None:
         raise
 
 
-def _decode_text(data: bytes, path: str) -> str:
-    try:
-        return data.decode("utf-8")
-    except UnicodeDecodeError as exc:
-        raise ApiError(
-            ErrorKind.INVALID_DATA,
-            f"stream did not contain valid UTF-8 (byte {exc.start}): {path}",
-        ) from None
-
-
 def _new_mode(perms: Permissions, current: int) -> int:
     if all(getattr(perms, name) is not None for name in _ALL_BITS):
         return perms.to_mode()
     return perms.apply_to(stat.S_IMODE(current))
-
-
-class _RangeBudget:
-    """Bytes of range replies a connection may hold unsent (as the host's ReplyBudget)."""
-
-    def __init__(self, limit: int = 16 * 1024 * 1024) -> None:
-        self.limit = limit
-        self.used = 0
-        self._freed = anyio.Event()
-
-    async def acquire(self, amount: int) -> None:
-        amount = min(amount, self.limit)
-        while self.used and self.used + amount > self.limit:
-            await self._freed.wait()
-        self.used += amount
-
-    def release(self, amount: int) -> None:
-        self.used -= min(amount, self.limit)
-        self._freed.set()
-        self._freed = anyio.Event()
-
-    async def aclose(self) -> None:
-        self._freed.set()
 
 
 class SshFileOps(Api):
@@ -202,7 +174,7 @@ class SshFileOps(Api):
         return rs.Blob(await self.session.read(req.path))
 
     async def file_read_text(self, ctx: ApiContext, req: rq.FileReadText) -> rs.Text:
-        return rs.Text(_decode_text(await self.session.read(req.path), req.path))
+        return rs.Text(decode_utf8(await self.session.read(req.path), req.path))
 
     async def file_write(self, ctx: ApiContext, req: rq.FileWrite) -> rs.Ok:
         await atomic_write(self.session, req.path, bytes(req.data))
@@ -462,7 +434,7 @@ class SshFileOps(Api):
         if req.offset > MAX_OFFSET:
             raise ApiError(ErrorKind.INVALID_INPUT, f"offset {req.offset} is too large: {req.path}")
         want = min(req.length, MAX_RANGE_LENGTH)
-        budget = ctx.connection.resource(_RangeBudget)
+        budget = ctx.connection.resource(ReplyBudget)
         await budget.acquire(want)
         try:
             results: dict[str, object] = {}

@@ -26,12 +26,11 @@ import os
 import secrets
 import stat
 
-from distant_codec import ErrorKind
 from distant_codec import requests as rq
 from distant_codec import responses as rs
 from distant_server.api import Api
 from distant_server.context import ApiContext
-from distant_server.errors import ApiError
+from distant_server.errors import decode_utf8
 
 from .fs_util import in_worker, named, os_error, write_all
 
@@ -50,14 +49,7 @@ def read_file(path: str) -> bytes:
 
 
 def read_text(path: str) -> str:
-    data = read_file(path)
-    try:
-        return data.decode("utf-8")
-    except UnicodeDecodeError as exc:
-        raise ApiError(
-            ErrorKind.INVALID_DATA,
-            f"stream did not contain valid UTF-8 (byte {exc.start}): {path}",
-        ) from None
+    return decode_utf8(read_file(path), path)
 
 
 def append_file(path: str, data: bytes) -> None:
