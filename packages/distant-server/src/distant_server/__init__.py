@@ -16,7 +16,14 @@ from .api import Api
 from .context import ApiContext, ConnectionState, Resource
 from .dispatcher import call, dispatch
 from .errors import ApiError, decode_utf8, error_from_exception, kind_of_errno, unsupported
-from .range_limits import MAX_OFFSET, MAX_RANGE_LENGTH, REPLY_BUDGET, ReplyBudget
+from .range_limits import (
+    MAX_OFFSET,
+    MAX_RANGE_LENGTH,
+    REPLY_BUDGET,
+    ReplyBudget,
+    check_offset,
+    check_sha256,
+)
 from .server import ApiHandler, ApiServer, make_server
 
 __all__ = [
@@ -35,6 +42,8 @@ __all__ = [
     "MAX_RANGE_LENGTH",
     "REPLY_BUDGET",
     "ReplyBudget",
+    "check_offset",
+    "check_sha256",
     "ApiHandler",
     "ApiServer",
     "make_server",

@@ -12,11 +12,22 @@ and offsets the same way.
 
 from __future__ import annotations
 
+import hashlib
+
 import anyio
 
-from distant_codec import DEFAULT_MAX_ITEM_SIZE
+from distant_codec import DEFAULT_MAX_ITEM_SIZE, ErrorKind
 
-__all__ = ["MAX_OFFSET", "MAX_RANGE_LENGTH", "REPLY_BUDGET", "ReplyBudget"]
+from .errors import ApiError
+
+__all__ = [
+    "MAX_OFFSET",
+    "MAX_RANGE_LENGTH",
+    "REPLY_BUDGET",
+    "ReplyBudget",
+    "check_offset",
+    "check_sha256",
+]
 
 MAX_OFFSET = 2**63 - 1
 """The largest file offset the kernel accepts (``loff_t`` is signed)."""
@@ -26,6 +37,25 @@ MAX_RANGE_LENGTH = DEFAULT_MAX_ITEM_SIZE - 64 * 1024
 
 REPLY_BUDGET = 16 * 1024 * 1024
 """Bytes of range replies one connection may have read but not yet sent."""
+
+
+def check_offset(offset: int, path: str) -> None:
+    """``invalid_input`` for an offset no file can have."""
+    if offset > MAX_OFFSET:
+        raise ApiError(ErrorKind.INVALID_INPUT, f"offset {offset} is too large: {path}")
+
+
+def check_sha256(data: bytes, sha256: str | None, path: str) -> None:
+    """``file_write_range``'s integrity check, before anything is written: ``invalid_data``
+    when ``data`` does not hash to ``sha256`` (hex, any case)."""
+    if sha256 is None:
+        return
+    actual = hashlib.sha256(data).hexdigest()
+    if actual != sha256.strip().lower():
+        raise ApiError(
+            ErrorKind.INVALID_DATA,
+            f"sha256 mismatch (expected {sha256}, got {actual}), nothing written: {path}",
+        )
 
 
 class ReplyBudget:

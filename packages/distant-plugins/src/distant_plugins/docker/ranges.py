@@ -27,10 +27,15 @@ import posixpath
 
 import anyio
 
-from distant_codec import ErrorKind
 from distant_codec import extensions as ex
 from distant_codec import responses as rs
-from distant_server import MAX_OFFSET, MAX_RANGE_LENGTH, ApiContext, ApiError, ReplyBudget
+from distant_server import (
+    MAX_RANGE_LENGTH,
+    ApiContext,
+    ReplyBudget,
+    check_offset,
+    check_sha256,
+)
 
 from .archive import PathStat
 from .engine import Engine
@@ -53,11 +58,6 @@ def _abs(path: str) -> str:
     return posixpath.normpath(posixpath.join("/", path))
 
 
-def _check_offset(offset: int, path: str) -> None:
-    if offset > MAX_OFFSET:
-        raise ApiError(ErrorKind.INVALID_INPUT, f"offset {offset} is too large: {path}")
-
-
 class DockerRanges:
     """The three requests on one container; ``tools`` are the commands it has."""
 
@@ -76,7 +76,7 @@ class DockerRanges:
     # -- file_read_range -------------------------------------------------------------------
 
     async def file_read_range(self, ctx: ApiContext, req: ex.FileReadRange) -> ex.FileChunk:
-        _check_offset(req.offset, req.path)
+        check_offset(req.offset, req.path)
         want = min(req.length, MAX_RANGE_LENGTH)
         budget = ctx.connection.resource(ReplyBudget)
         await budget.acquire(want)
@@ -118,16 +118,9 @@ class DockerRanges:
     # -- file_write_range ------------------------------------------------------------------
 
     async def file_write_range(self, ctx: ApiContext, req: ex.FileWriteRange) -> rs.Ok:
-        _check_offset(req.offset, req.path)
+        check_offset(req.offset, req.path)
         data = bytes(req.data)
-        if req.sha256 is not None:
-            actual = hashlib.sha256(data).hexdigest()
-            if actual != req.sha256.strip().lower():
-                raise ApiError(
-                    ErrorKind.INVALID_DATA,
-                    f"sha256 mismatch (expected {req.sha256}, got {actual}), nothing written: "
-                    f"{req.path}",
-                )
+        check_sha256(data, req.sha256, req.path)
         path = _abs(req.path)
         try:
             target, _ = await self._regular(path)

@@ -36,12 +36,13 @@ from distant_codec import extensions as ex
 from distant_codec import requests as rq
 from distant_codec import responses as rs
 from distant_server import (
-    MAX_OFFSET,
     MAX_RANGE_LENGTH,
     Api,
     ApiContext,
     ApiError,
     ReplyBudget,
+    check_offset,
+    check_sha256,
     decode_utf8,
     error_from_exception,
 )
@@ -431,8 +432,7 @@ class SshFileOps(Api):
     # -- fs_range -------------------------------------------------------------------------
 
     async def file_read_range(self, ctx: ApiContext, req: ex.FileReadRange) -> ex.FileChunk:
-        if req.offset > MAX_OFFSET:
-            raise ApiError(ErrorKind.INVALID_INPUT, f"offset {req.offset} is too large: {req.path}")
+        check_offset(req.offset, req.path)
         want = min(req.length, MAX_RANGE_LENGTH)
         budget = ctx.connection.resource(ReplyBudget)
         await budget.acquire(want)
@@ -484,17 +484,9 @@ class SshFileOps(Api):
         return ex.FileChunk(req.offset, data, eof, digest)
 
     async def file_write_range(self, ctx: ApiContext, req: ex.FileWriteRange) -> rs.Ok:
-        if req.offset > MAX_OFFSET:
-            raise ApiError(ErrorKind.INVALID_INPUT, f"offset {req.offset} is too large: {req.path}")
+        check_offset(req.offset, req.path)
         data = bytes(req.data)
-        if req.sha256 is not None:
-            actual = hashlib.sha256(data).hexdigest()
-            if actual != req.sha256.strip().lower():
-                raise ApiError(
-                    ErrorKind.INVALID_DATA,
-                    f"sha256 mismatch (expected {req.sha256}, got {actual}), nothing written: "
-                    f"{req.path}",
-                )
+        check_sha256(data, req.sha256, req.path)
         await self.session.write_at(req.path, req.offset, data, truncate=req.truncate)
         return rs.Ok()
 

@@ -17,10 +17,8 @@ from typing import TypeVar, TypeVarTuple, Unpack
 import anyio.to_thread
 
 from distant_codec import FileType
-from distant_server.range_limits import MAX_OFFSET  # re-exported: the shared limit
 
 __all__ = [
-    "MAX_OFFSET",
     "file_type_of",
     "in_worker",
     "named",

@@ -25,13 +25,16 @@ import hashlib
 import os
 import stat
 
-from distant_codec import ErrorKind
 from distant_codec import extensions as ex
 from distant_codec import responses as rs
 from distant_server.api import Api
 from distant_server.context import ApiContext
-from distant_server.errors import ApiError
-from distant_server.range_limits import MAX_OFFSET, MAX_RANGE_LENGTH, ReplyBudget
+from distant_server.range_limits import (
+    MAX_RANGE_LENGTH,
+    ReplyBudget,
+    check_offset,
+    check_sha256,
+)
 
 from .fs_util import in_worker, os_error, pwrite_all, renamed_errors
 
@@ -45,11 +48,6 @@ __all__ = [
 ]
 
 CHECKSUM_READ_SIZE = 1024 * 1024
-
-
-def _check_offset(offset: int, path: str) -> None:
-    if offset > MAX_OFFSET:
-        raise ApiError(ErrorKind.INVALID_INPUT, f"offset {offset} is too large: {path}")
 
 
 def _open_file(path: str, flags: int, mode: int = 0o666) -> tuple[int, os.stat_result]:
@@ -66,7 +64,7 @@ def _open_file(path: str, flags: int, mode: int = 0o666) -> tuple[int, os.stat_r
 
 
 def read_range(path: str, offset: int, length: int, checksum: bool) -> ex.FileChunk:
-    _check_offset(offset, path)
+    check_offset(offset, path)
     want = min(length, MAX_RANGE_LENGTH)
     fd, st = _open_file(path, os.O_RDONLY)
     try:
@@ -99,14 +97,8 @@ def _at_eof(st: os.stat_result, offset: int, got: int, want: int) -> bool:
 
 
 def write_range(path: str, offset: int, data: bytes, truncate: bool, sha256: str | None) -> None:
-    _check_offset(offset, path)
-    if sha256 is not None:
-        actual = hashlib.sha256(data).hexdigest()
-        if actual != sha256.strip().lower():
-            raise ApiError(
-                ErrorKind.INVALID_DATA,
-                f"sha256 mismatch (expected {sha256}, got {actual}), nothing written: {path}",
-            )
+    check_offset(offset, path)
+    check_sha256(data, sha256, path)
     fd, _st = _open_file(path, os.O_WRONLY | os.O_CREAT)
     try:
         with renamed_errors(path):
