@@ -16,6 +16,7 @@ Prompts: the master runs with ``SSH_ASKPASS_REQUIRE=force`` and ``SSH_ASKPASS`` 
 from __future__ import annotations
 
 import contextlib
+import logging
 import os
 import re
 import shlex
@@ -40,6 +41,8 @@ from distant_plugins.ssh import askpass
 from distant_plugins.ssh.session import SshTarget
 
 __all__ = ["AskpassRelay", "OpensshMaster", "master_args", "SSH"]
+
+log = logging.getLogger("distant_plugins.ssh.openssh")
 
 SSH = "ssh"
 SERVER_ALIVE_INTERVAL = 15
@@ -255,12 +258,18 @@ class OpensshMaster:
             delay = min(delay * 1.5, 0.2)
 
     def _log_tail(self, prefix: str = "", lines: int = 6) -> str:
+        """ssh's last words for an error message: its final line (the reason, e.g.
+        "Permission denied (publickey)."), one line as every plugin error; the last
+        ``lines`` lines go to the log."""
         try:
             text = self.log_path.read_text(errors="replace")
         except OSError:
             return ""
-        kept = [line for line in text.splitlines() if line.strip()][-lines:]
-        return prefix + "\n".join(kept) if kept else ""
+        kept = [line.strip() for line in text.splitlines() if line.strip()][-lines:]
+        if not kept:
+            return ""
+        log.info("ssh to %s: %s", self.target.host, " | ".join(kept))
+        return prefix + kept[-1]
 
     async def control(self, command: str, *options: str) -> bool:
         """``ssh -O command``; True when the master accepted it."""
