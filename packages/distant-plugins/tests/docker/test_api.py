@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import secrets
 from collections.abc import AsyncIterator
-from contextlib import asynccontextmanager
+from contextlib import AsyncExitStack, asynccontextmanager
 from typing import Any
 
 import anyio
@@ -263,6 +263,50 @@ async def test_tunnel_through_nc(docker_client: Any, busybox: RunningContainer) 
     async with api_client(docker_client, busybox.id) as client:
         err = await one(client, rq.TunnelOpen("127.0.0.1", port))
         assert isinstance(err, Error) and err.kind is ErrorKind.CONNECTION_REFUSED
+
+
+async def test_tunnel_close_flushes_ordered_writes_then_kills_the_command(
+    docker_client: Any, busybox: RunningContainer
+) -> None:
+    received = bytearray()
+    peer_done = anyio.Event()
+
+    async def sink(stream: Any) -> None:
+        async with stream:
+            with pytest.raises((anyio.EndOfStream, anyio.BrokenResourceError)):
+                while True:
+                    received.extend(await stream.receive())
+        peer_done.set()
+
+    listener = await anyio.create_tcp_listener(local_host="127.0.0.1")
+    port = listener.extra(anyio.abc.SocketAttribute.local_port)
+    writes = [bytes([97 + i]) * 3000 for i in range(5)]
+    async with listener, anyio.create_task_group() as tg:
+        tg.start_soon(listener.serve, sink)
+        async with (
+            api_client(docker_client, busybox.id) as client,
+            client.stream(Msg.single(rq.TunnelOpen("127.0.0.1", port))) as mailbox,
+        ):
+            opened = (await mailbox.next(20)).payload.value
+            assert isinstance(opened, rs.TunnelOpened)
+            async with AsyncExitStack() as stack:  # every write is sent before any reply
+                boxes = [
+                    await stack.enter_async_context(
+                        client.stream(Msg.single(rq.TunnelWrite(opened.id, data)))
+                    )
+                    for data in writes
+                ]
+                for box in boxes:
+                    assert (await box.next(20)).payload.value == rs.Ok()
+            assert await one(client, rq.TunnelClose(opened.id)) == rs.Ok()
+            assert (await mailbox.next(20)).payload.value == rs.TunnelClosed(opened.id)
+            with anyio.fail_after(20):
+                await peer_done.wait()  # the command is gone: the peer sees the end
+            assert bytes(received) == b"".join(writes)
+            assert (await one(client, rq.Status())).tunnels == ()
+            missing = await one(client, rq.TunnelWrite(opened.id, b"x"))
+            assert isinstance(missing, Error) and missing.kind is ErrorKind.NOT_FOUND
+        tg.cancel_scope.cancel()
 
 
 async def test_container_without_shell(docker_client: Any, noshell: RunningContainer) -> None:

@@ -664,6 +664,31 @@ async def test_reverse_tunnel(remote: Remote) -> None:
             assert closed == [rs.TunnelClosed(sub), rs.TunnelClosed(listening.id)]
 
 
+async def test_reverse_sub_tunnels_end_alone_and_the_listener_keeps_accepting(
+    remote: Remote,
+) -> None:
+    async with remote.client.stream(Msg.single(rq.TunnelListen("127.0.0.1", 0))) as box:
+        listening = (await box.next(15)).payload.value
+        assert isinstance(listening, rs.TunnelListening)
+        subs = []
+        for n in range(2):
+            stream = await anyio.connect_tcp("127.0.0.1", listening.port)
+            incoming = (await box.next(10)).payload.value
+            assert isinstance(incoming, rs.TunnelIncoming)
+            assert incoming.listener_id == listening.id
+            subs.append(incoming.tunnel_id)
+            await stream.send(b"ping %d" % n)
+            assert (await box.next(10)).payload.value == rs.TunnelData(subs[-1], b"ping %d" % n)
+            await stream.aclose()  # the peer ends this sub-tunnel; the listener goes on
+            assert (await box.next(10)).payload.value == rs.TunnelClosed(subs[-1])
+            assert_error(await remote.one(rq.TunnelWrite(subs[-1], b"x")), ErrorKind.NOT_FOUND)
+        assert len(set(subs)) == 2 and listening.id not in subs
+        status = await remote.one(rq.Status())
+        assert [t.id for t in status.tunnels] == [listening.id]
+        assert await remote.one(rq.TunnelClose(listening.id)) == rs.Ok()
+        assert (await box.next(10)).payload.value == rs.TunnelClosed(listening.id)
+
+
 # -- system ---------------------------------------------------------------------------------
 
 

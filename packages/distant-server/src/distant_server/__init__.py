@@ -6,7 +6,10 @@
   per-connection resources (processes, watches, tunnels) closed with the connection;
 * :func:`make_server`: an :class:`Api` served over distant-net;
 * :class:`ReplyBudget` and the ``fs_range`` limits every implementation of the extension
-  shares.
+  shares;
+* :class:`NetworkTunnelOps`: the ``tunnel_*`` requests over any :class:`TunnelNetwork`
+  (its ``connect``, and ``listen`` giving a :class:`TunnelListener` that accepts
+  :class:`AcceptedStream` connections), shared by every implementation that carries TCP tunnels.
 
 ``pip install distant-server`` is all a remote host needs: the entry point
 ``distant-server listen`` has the flags and output of ``distant server listen`` (§8.1).
@@ -25,6 +28,7 @@ from .range_limits import (
     check_sha256,
 )
 from .server import ApiHandler, ApiServer, make_server
+from .tunnels import AcceptedStream, NetworkTunnelOps, TunnelListener, TunnelNetwork
 
 __all__ = [
     "Api",
@@ -47,4 +51,8 @@ __all__ = [
     "ApiHandler",
     "ApiServer",
     "make_server",
+    "AcceptedStream",
+    "NetworkTunnelOps",
+    "TunnelListener",
+    "TunnelNetwork",
 ]
