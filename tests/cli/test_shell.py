@@ -3,6 +3,7 @@ window-size changes, exit codes, and the local terminal restored on every exit p
 
 from __future__ import annotations
 
+import contextlib
 import fcntl
 import os
 import select
@@ -192,20 +193,21 @@ def test_terminal_restored_when_the_manager_goes_away(cli: CliSession, tmp_path:
 
 
 def test_window_size_is_forwarded(cli: CliSession, terminal: list[Terminal]) -> None:
-    script = (
-        "$DISTANT shell -- sh -c "
-        "'stty size; echo next; read x; stty size; echo again; read y; exit 0'"
-    )
+    """The size at start, then a resize: each Enter makes the remote print its size again
+    until the new one shows (a loaded machine may take a moment to deliver the resize)."""
+    script = "$DISTANT shell -- sh -c 'stty size; echo next; while read x; do stty size; done'"
     t = Terminal(cli, script, rows=30, cols=100)
     terminal.append(t)
     t.expect(b"30 100\r\n")
     t.expect(b"next")
     t.resize(40, 132)
-    time.sleep(1.0)  # the resize travels to the server before the next command
-    t.write(b"\r")
-    out = t.expect(b"again")
-    assert b"40 132\r\n" in out.split(b"next", 1)[1]
-    t.write(b"\r")
+    deadline = time.monotonic() + 20
+    while b"40 132\r\n" not in t.output.split(b"next", 1)[1]:
+        assert time.monotonic() < deadline, t.output
+        t.write(b"\r")
+        with contextlib.suppress(AssertionError):
+            t.expect(b"40 132\r\n", timeout=0.5)
+    t.write(b"\x04")  # Ctrl-D: the loop's read ends, and so does the shell
     assert t.finish() == 0
 
 
