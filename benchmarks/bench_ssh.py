@@ -19,6 +19,9 @@ Fairness: every contender first reads one chunk on its connection before the clo
 asyncssh backend prefers AES-GCM over asyncssh's default chacha20 (see
 ``asyncssh_backend._cipher_preference``), so an informational row also gives ``sftp.get``
 with that same cipher preference: the ratio against it is what the rest of the path costs.
+``serve_api`` raises glibc malloc's mmap/trim thresholds for the process (see
+``distant_plugins.in_process``); the anchors run in the same process, after the first
+contender has done so, and have it too.
 
 ``BENCH_SSH_MIB`` changes the file size, ``BENCH_SSH_ROUNDS`` the number of rounds.
 """

@@ -19,6 +19,7 @@ import posixpath
 import secrets
 import shlex
 import stat
+from typing import cast
 
 import anyio
 
@@ -154,6 +155,15 @@ async def atomic_write(session: SshSession, path: str, data: bytes) -> None:
         if isinstance(exc, OSError):
             raise named(exc, path) from exc
         raise
+
+
+def _at_eof(attrs: FileAttrs, offset: int, got: int, want: int) -> bool:
+    """The host's ``eof`` rule (``distant_server.host.ranges._at_eof``) on SFTP attributes."""
+    if got < want:
+        return True
+    if attrs.kind != "file" or (attrs.size == 0 and want > 0):
+        return False
+    return offset + got >= attrs.size
 
 
 def _new_mode(perms: Permissions, current: int) -> int:
@@ -437,34 +447,7 @@ class SshFileOps(Api):
         budget = ctx.connection.resource(ReplyBudget)
         await budget.acquire(want)
         try:
-            results: dict[str, object] = {}
-
-            async def read() -> None:
-                try:
-                    results["data"] = (
-                        await self.session.read(req.path, req.offset, want) if want else b""
-                    )
-                except OSError as exc:
-                    results["read_error"] = exc
-
-            async def size() -> None:
-                try:
-                    results["attrs"] = await self.session.stat(req.path)
-                except OSError as exc:
-                    results["stat_error"] = exc
-
-            async with anyio.create_task_group() as tg:  # the stat hides behind the read
-                tg.start_soon(read)
-                tg.start_soon(size)
-            for key in ("stat_error", "read_error"):
-                failure = results.get(key)
-                if isinstance(failure, OSError):
-                    raise failure
-            data = results["data"]
-            st = results["attrs"]
-            assert isinstance(data, bytes) and isinstance(st, FileAttrs)
-            if st.kind == "dir":
-                raise os_error(errno.EISDIR, req.path)
+            data, eof = await self._read_chunk(req.path, req.offset, want)
         except BaseException:
             budget.release(want)
             raise
@@ -473,15 +456,36 @@ class SshFileOps(Api):
             budget.release(want)
 
         ctx.after_reply(give_back)
-        got = len(data)
-        if got < want:
-            eof = True
-        elif st.kind != "file" or (st.size == 0 and want > 0):
-            eof = False
-        else:
-            eof = req.offset + got >= st.size
         digest = hashlib.sha256(data).hexdigest() if req.checksum else None
         return ex.FileChunk(req.offset, data, eof, digest)
+
+    async def _read_chunk(self, path: str, offset: int, want: int) -> tuple[bytes, bool]:
+        """``want`` bytes at ``offset`` and the host's ``eof`` for them
+        (``distant_server.host.ranges``), mostly without a stat.
+
+        One byte more than asked is read: when it comes back, the file goes on (``eof``
+        false, as the host says for any full read that does not reach a regular file's
+        size); a read shorter than ``want`` ends the file (true, as the host says for any
+        short read). Only a read of exactly ``want`` bytes, or ``want == 0``, needs the stat
+        to tell (true at the end of a regular file; false for ``/proc``-like files of size 0
+        and for non-regular files). A failed read needs none: the backends already turn a
+        generic SFTP failure on a directory into ``EISDIR`` (the host's ``_open_file``
+        check), and otherwise the read's error is the host's too (``test_api_ranges.py``
+        compares the two answer for answer).
+
+        A full read is returned as a view of all but its last byte, not a copy: the reply's
+        packing (``Response.to_bytes``) copies it once into the frame anyway.
+        """
+        data = await self.session.read(path, offset, want + 1) if want else b""
+        got = len(data)
+        if got > want:
+            return cast(bytes, memoryview(data)[:want]), False
+        if got < want:
+            return data, True
+        attrs = await self.session.stat(path)
+        if attrs.kind == "dir":
+            raise os_error(errno.EISDIR, path)
+        return data, _at_eof(attrs, offset, got, want)
 
     async def file_write_range(self, ctx: ApiContext, req: ex.FileWriteRange) -> rs.Ok:
         check_offset(req.offset, req.path)
