@@ -7,7 +7,7 @@ import logging
 import signal
 import sys
 from collections.abc import Callable, Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from typing import Any
 
 from .paths import ACCESS_MODES, listen_socket_path
@@ -29,9 +29,6 @@ class ManagerListenOptions:
     user: bool = False
     access: str = "owner"
     daemon: bool = False
-    plugins: dict[str, str] = field(default_factory=dict)
-    """External plugins ``NAME=PATH``, for information only: the caller (the CLI) builds
-    their plugin objects with distant-plugins and passes them in ``extra_plugins``."""
     log_file: str | None = None
     log_level: str | None = None
     extra_plugins: Sequence[Any] = ()

@@ -46,10 +46,10 @@ from typing import Any
 
 import anyio
 
+from distant_codec import ErrorKind, FileType, SearchQueryTarget
 from distant_codec import common as c
 from distant_codec import requests as rq
 from distant_codec import responses as rs
-from distant_codec.common import ErrorKind, FileType, SearchQueryTarget
 from distant_codec.extensions import ExtendedResponse as Response
 from distant_server import ApiContext, ApiError
 

@@ -23,7 +23,7 @@ import anyio
 import anyio.abc
 
 from distant_codec import CodecError, Destination, ErrorKind, PluginDestination
-from distant_manager import ServerLink
+from distant_manager import PluginError, ServerLink
 from distant_net import AsyncAuthHandler
 
 from .external_link import ProcessLink
@@ -93,7 +93,7 @@ class ExternalPlugin:
         self, destination: Destination, options: dict[str, str], auth: AsyncAuthHandler
     ) -> AsyncIterator[ServerLink]:
         process = await self._start("connect", destination, options)
-        failure: ExternalPluginError | None = None
+        failure: PluginError | None = None
         body_error: Exception | None = None
         try:
             async with anyio.create_task_group() as tg:
@@ -106,8 +106,10 @@ class ExternalPlugin:
                         self.name, process, lines, stderr, auth,
                         launch=False, timeout=self.setup_timeout,
                     )  # fmt: skip
-                except ExternalPluginError as exc:
+                except PluginError as exc:  # the plugin's error, or the auth relay's
                     failure = exc
+                except Exception as exc:  # e.g. the user's link went away mid-dialogue
+                    failure = ExternalPluginError(f"plugin {self.name!r}: setup failed: {exc}")
                 else:
                     link = ProcessLink(self.name, process, lines.leftover())
                     tg.start_soon(link.pump)
@@ -133,7 +135,7 @@ class ExternalPlugin:
         self, destination: Destination, options: dict[str, str], auth: AsyncAuthHandler
     ) -> Destination:
         process = await self._start("launch", destination, options)
-        failure: ExternalPluginError | None = None
+        failure: PluginError | None = None
         result: PluginDestination | None = None
         try:
             async with anyio.create_task_group() as tg:
@@ -145,8 +147,10 @@ class ExternalPlugin:
                         self.name, process, StdoutLines(process.stdout), stderr, auth,
                         launch=True, timeout=self.setup_timeout,
                     )  # fmt: skip
-                except ExternalPluginError as exc:
+                except PluginError as exc:  # the plugin's error, or the auth relay's
                     failure = exc
+                except Exception as exc:  # e.g. the user's link went away mid-dialogue
+                    failure = ExternalPluginError(f"plugin {self.name!r}: setup failed: {exc}")
                 else:
                     assert isinstance(found, PluginDestination)
                     result = found

@@ -78,8 +78,11 @@ class ProcessLink:
         stdin = self._process.stdin
         assert stdin is not None
         try:
+            # Shielded: a frame cut halfway (a cancelled request) would desynchronise the
+            # plugin's stdin for every other channel of this connection.
             async with self._send_lock:
-                await stdin.send(encode_frame(item))
+                with anyio.CancelScope(shield=True):
+                    await stdin.send(encode_frame(item))
         except (anyio.BrokenResourceError, anyio.ClosedResourceError, OSError):
             reason = self._reason or f"plugin {self.plugin!r} stopped reading its stdin"
             raise ConnectionClosed(reason) from None

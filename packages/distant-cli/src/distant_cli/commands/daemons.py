@@ -14,11 +14,11 @@ __all__ = ["manager_listen", "manager_version", "server_listen", "server_listen_
 ACCESS = ("owner", "group", "anyone")
 
 
-def _manager_plugins(g: Globals, flags: Sequence[str]) -> tuple[list[Any], dict[str, str]]:
+def _manager_plugins(g: Globals, flags: Sequence[str]) -> list[Any]:
     """The plugins ``manager listen`` registers beside ``distant``: the built-in ones and the
-    external plugins of ``plugins.toml``, ``[manager.plugins]`` and ``--plugin`` flags (with
-    their paths by name). A bad registration or a scheme claimed twice is an error here,
-    before anything is bound or detached."""
+    external plugins of ``plugins.toml``, ``[manager.plugins]`` and ``--plugin`` flags. A bad
+    registration or a scheme claimed twice is an error here, before anything is bound or
+    detached."""
     from distant_manager import DistantPlugin, PluginRegistry
     from distant_plugins import (
         PluginConfigError,
@@ -36,7 +36,7 @@ def _manager_plugins(g: Globals, flags: Sequence[str]) -> tuple[list[Any], dict[
         PluginRegistry([DistantPlugin(), *plugins])  # only to check the schemes
     except ValueError as exc:
         raise CliError(f"cannot register the plugins: {exc}") from None
-    return plugins, {spec.name: spec.path for spec in specs}
+    return plugins
 
 
 def manager_listen(
@@ -56,13 +56,12 @@ def manager_listen(
         from distant_manager.listen import ManagerListenOptions, listen_manager
     except ImportError as exc:  # pragma: no cover - the manager package is incomplete
         raise CliError(f"the manager daemon is not available: {exc}") from None
-    extra_plugins, paths = _manager_plugins(g, plugins)
+    extra_plugins = _manager_plugins(g, plugins)
     options = ManagerListenOptions(
         socket_path=g.unix_socket,
         user=user,
         access=access,
         daemon=daemon,
-        plugins=paths,
         log_file=g.log_file,
         log_level=g.log_level,
         extra_plugins=extra_plugins,

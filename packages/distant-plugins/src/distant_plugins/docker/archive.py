@@ -18,7 +18,7 @@ from collections.abc import Iterable, Iterator
 from dataclasses import dataclass
 from datetime import UTC, datetime
 
-from distant_codec.common import FileType
+from distant_codec import FileType
 
 __all__ = [
     "PathStat",

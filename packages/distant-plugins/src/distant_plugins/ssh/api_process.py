@@ -235,7 +235,11 @@ class SshProcessOps(Api):
         pty = (req.pty.rows, req.pty.cols) if req.pty is not None else None
         term = req.environment.get("TERM", DEFAULT_TERM)
         process = TrackedProcess(self.session, await self.session.exec(command, pty=pty, term=term))
-        await process.start()
+        try:
+            await process.start()
+        except BaseException:  # cancelled or failed before it is tracked: end it here
+            await process.kill()  # (shielded)
+            raise
         if process.missing:
             await process.kill()
             program = leading_program(req.cmd) or req.cmd

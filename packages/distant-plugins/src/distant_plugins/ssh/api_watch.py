@@ -250,7 +250,11 @@ class SshWatchOps(Api):
         process = TrackedProcess(
             self.session, await self.session.exec(PID_PREFIX + "exec " + shlex.join(argv))
         )
-        await process.start()
+        try:
+            await process.start()
+        except BaseException:  # cancelled or failed before it is tracked: end it here
+            await process.kill()  # (shielded)
+            raise
         watch = _RemoteWatch(req.path, canonical, process)
         stderr = process.stderr.__aiter__()
         seen = b""

@@ -15,6 +15,7 @@ import os
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 
+import anyio.to_thread
 import asyncssh
 
 from distant_codec import AuthChallenge, AuthVerification, Question, VerificationKind
@@ -174,11 +175,17 @@ class ClientAuth(asyncssh.SSHClient):
             if not answers:
                 continue
             try:
-                return asyncssh.read_private_key(path, answers[0])
+                # The key's KDF (bcrypt rounds) is CPU work: off the event loop, which every
+                # other connection of the manager shares.
+                return await self._bridge.call_anyio(_read_key_in_worker, path, answers[0])
             except (asyncssh.KeyImportError, asyncssh.KeyEncryptionError, OSError) as exc:
                 log.warning("cannot use key %s: %s", path, exc)
                 self.refused_passphrase = True
         return None
+
+
+async def _read_key_in_worker(path: str, passphrase: str) -> asyncssh.SSHKey:
+    return await anyio.to_thread.run_sync(asyncssh.read_private_key, path, passphrase)
 
 
 def split_identities(paths: Sequence[str]) -> tuple[list[str], list[str]]:
