@@ -3,6 +3,7 @@ the bytes must be exactly msgpack's, whatever surrounds the field."""
 
 from __future__ import annotations
 
+import itertools
 import os
 from typing import Any
 
@@ -13,7 +14,7 @@ import distant_codec as dc
 from distant_codec import extensions as ex
 from distant_codec import requests as rq
 from distant_codec import responses as rs
-from distant_codec.envelope import LARGE_BIN
+from distant_codec.envelope import LARGE_BIN, BinParts
 
 
 def reference(obj: dict[str, Any]) -> bytes:
@@ -55,3 +56,50 @@ def test_request_and_batch_bytes_are_msgpacks() -> None:
     obj = {"id": batch.id, "payload": dc.MSG_REQUEST.to_obj(batch.payload)}
     assert batch.to_bytes(dc.MSG_REQUEST) == reference(obj)
     assert dc.Request.from_bytes(batch.to_bytes(dc.MSG_REQUEST), dc.MSG_REQUEST) == batch
+
+
+def _parts(data: bytes, cuts: list[int]) -> BinParts:
+    bounds = [0, *cuts, len(data)]
+    return BinParts(data[a:b] for a, b in itertools.pairwise(bounds))
+
+
+@pytest.mark.parametrize(
+    "data, cuts",
+    [
+        (DATA, [1000, LARGE_BIN, 2 * LARGE_BIN + 7]),  # blocks, as SFTP replies come
+        (DATA, []),  # one part
+        (DATA[:100], [10, 50]),  # small: msgpack's smaller bin header
+        (DATA[: LARGE_BIN - 1], [5]),  # just below the threshold
+        (b"", []),  # empty
+    ],
+)
+@pytest.mark.parametrize("digest", [None, "cd" * 32])
+def test_bin_parts_pack_as_the_joined_bytes(data: bytes, cuts: list[int], digest: Any) -> None:
+    """A field given as :class:`BinParts` packs to the very bytes of the joined field."""
+    parts = _parts(data, cuts)
+    assert len(parts) == len(data) and bytes(parts) == data
+    joined = dc.Response("42", dc.Msg.single(ex.FileChunk(7, data, True, digest)), id="1")
+    split = dc.Response(
+        "42", dc.Msg.single(ex.FileChunk(7, parts.as_field(), True, digest)), id="1"
+    )
+    raw = split.to_bytes(dc.MSG_EXTENDED_RESPONSE)
+    assert raw == joined.to_bytes(dc.MSG_EXTENDED_RESPONSE)
+    assert dc.Response.from_bytes(raw, dc.MSG_EXTENDED_RESPONSE) == joined
+
+
+def test_bin_parts_in_a_batch_are_joined_first() -> None:
+    parts = _parts(DATA, [3, LARGE_BIN])
+    items = [ex.FileChunk(0, parts.as_field(), False), ex.FileChunk(9, b"x", True)]
+    split = dc.Response("42", dc.Msg.batch(items), id="1")
+    plain = [ex.FileChunk(0, DATA, False), ex.FileChunk(9, b"x", True)]
+    joined = dc.Response("42", dc.Msg.batch(plain), id="1")
+    assert split.to_bytes(dc.MSG_EXTENDED_RESPONSE) == joined.to_bytes(dc.MSG_EXTENDED_RESPONSE)
+
+
+def test_bin_parts_prefix_cuts_views() -> None:
+    parts = _parts(DATA, [10, 20])
+    assert bytes(parts.prefix(15)) == DATA[:15] and len(parts.prefix(15).parts) == 2
+    assert bytes(parts.prefix(20)) == DATA[:20] and len(parts.prefix(20).parts) == 2
+    assert bytes(parts.prefix(len(DATA) - 1)) == DATA[:-1]
+    assert isinstance(parts.prefix(len(DATA) - 1).parts[-1], memoryview)  # not a copy
+    assert parts.prefix(0).parts == () and bytes(parts.prefix(10**9)) == DATA

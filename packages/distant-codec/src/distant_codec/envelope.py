@@ -15,7 +15,8 @@ instead: ``{"header"?: [u8...], "id": str, "payload": [u8...]}`` (§9.2), see
 from __future__ import annotations
 
 import os
-from typing import Any, Generic, TypeVar
+from collections.abc import Iterable
+from typing import Any, Generic, TypeVar, cast
 
 import msgpack
 
@@ -30,6 +31,7 @@ __all__ = [
     "Response",
     "UNTYPED_REQUEST",
     "UNTYPED_RESPONSE",
+    "BinParts",
     "new_id",
     "encode_header",
     "decode_header",
@@ -209,6 +211,52 @@ LARGE_BIN = 64 * 1024
 
 _BINARY = (bytes, bytearray, memoryview)
 
+Buffer = bytes | bytearray | memoryview
+"""A flat byte buffer (``memoryview``s of bytes only)."""
+
+
+class BinParts:
+    """The value of an outgoing binary field as consecutive buffers, not yet joined.
+
+    A reader that receives data in blocks (SFTP replies) would join them into one ``bytes``
+    only for :meth:`Response.to_bytes` to copy that into the frame: with ``BinParts`` the
+    blocks are copied once, straight into the frame (:func:`_pack_envelope`), and the wire
+    bytes are the same. It is for the outgoing side only: give it to a ``Bin`` field
+    through :meth:`as_field`, and let nothing but ``to_bytes`` read that field (the
+    ``to_untyped``/JSON forms do not know it; ``bytes(parts)`` joins it when needed).
+    """
+
+    __slots__ = ("nbytes", "parts")
+
+    def __init__(self, parts: Iterable[Buffer]) -> None:
+        self.parts: tuple[Buffer, ...] = tuple(part for part in parts if len(part))
+        self.nbytes = sum(len(part) for part in self.parts)
+
+    def __len__(self) -> int:
+        return self.nbytes
+
+    def __bytes__(self) -> bytes:
+        return b"".join(self.parts)
+
+    def __repr__(self) -> str:
+        return f"<BinParts {len(self.parts)} parts, {self.nbytes} bytes>"
+
+    def prefix(self, size: int) -> BinParts:
+        """The first ``size`` bytes (the last part kept is cut as a view, not copied)."""
+        kept: list[Buffer] = []
+        left = size
+        for part in self.parts:
+            if left <= 0:
+                break
+            kept.append(part if len(part) <= left else memoryview(part)[:left])
+            left -= len(part)
+        return BinParts(kept)
+
+    def as_field(self) -> bytes:
+        """This value for a ``Bin`` (``bytes``) field of an outgoing struct: typed as the
+        ``bytes`` it stands for, which only :func:`_pack_envelope` (``to_bytes``) reads."""
+        return cast(bytes, self)
+
 
 def _pack_envelope(obj: dict[str, Any]) -> bytes:
     """``packb(obj)`` for a typed envelope whose ``payload`` comes last.
@@ -218,21 +266,35 @@ def _pack_envelope(obj: dict[str, Any]) -> bytes:
     one copy: msgpack would copy it into its buffer (growing it by doubling, copying again)
     and then out into the result. The bytes are the same as ``packb(obj)``'s: map headers
     are msgpack's fixmap for the at most 15 entries this path takes, entries keep their
-    order, and a bin of 64 KiB or more always has the 5-byte ``bin 32`` header.
+    order, and a bin of 64 KiB or more always has the 5-byte ``bin 32`` header. A
+    :class:`BinParts` field takes this path whatever its size (its parts are copied into
+    the result, so they are joined only once); elsewhere in a payload (a batch) it is
+    joined first.
     """
     payload = obj["payload"]
     if type(payload) is not dict or len(payload) > 15:
-        return packb(obj)
+        return _packb_joined(obj)
     name = None
     for key, value in payload.items():
-        if type(value) in _BINARY and len(value) >= LARGE_BIN:
+        kind = type(value)
+        if kind is BinParts or (kind in _BINARY and len(value) >= LARGE_BIN):
             name = key
             break
     if name is None:
         return packb(obj)
-    data = memoryview(payload[name])
-    if not data.c_contiguous or data.itemsize != 1 or data.nbytes >= 2**32:
-        return packb(obj)  # pragma: no cover - file data is always a flat byte buffer
+    value = payload[name]
+    parts: tuple[Buffer, ...]
+    if type(value) is BinParts:
+        parts, nbytes = value.parts, value.nbytes
+        if nbytes < LARGE_BIN:
+            return _packb_joined(obj)  # msgpack's smaller bin headers
+    else:
+        data = memoryview(value)
+        if not data.c_contiguous or data.itemsize != 1:
+            return packb(obj)  # pragma: no cover - file data is always a flat byte buffer
+        parts, nbytes = (data,), data.nbytes
+    if nbytes >= 2**32:
+        return _packb_joined(obj)  # pragma: no cover - far above any frame
     before: dict[str, Any] = {}
     after: dict[str, Any] = {}
     side = before
@@ -246,10 +308,29 @@ def _pack_envelope(obj: dict[str, Any]) -> bytes:
         (
             bytes((0x80 | len(obj),)), packb(envelope)[1:], _KEY_PAYLOAD,
             bytes((0x80 | len(payload),)), packb(before)[1:], packb(name),
-            b"\xc6", data.nbytes.to_bytes(4, "big"),
+            b"\xc6", nbytes.to_bytes(4, "big"),
         )
     )  # fmt: skip
-    return b"".join((head, data, packb(after)[1:]))
+    return b"".join((head, *parts, packb(after)[1:]))
+
+
+def _packb_joined(obj: Any) -> bytes:
+    """``packb``, joining any :class:`BinParts` first (msgpack does not know them); the
+    walk happens only when ``packb`` met one."""
+    try:
+        return packb(obj)
+    except TypeError:
+        return packb(_joined(obj))
+
+
+def _joined(obj: Any) -> Any:
+    if type(obj) is BinParts:
+        return bytes(obj)
+    if type(obj) is dict:
+        return {key: _joined(value) for key, value in obj.items()}
+    if type(obj) is list or type(obj) is tuple:
+        return [_joined(item) for item in obj]
+    return obj
 
 
 @struct

@@ -47,6 +47,7 @@ from distant_codec import responses as rs
 from distant_net import Client, RequestTimeout
 from distant_plugins.in_process import serve_api
 from distant_plugins.ssh.api import SshApi
+from distant_plugins.ssh.api_files import PartsReader
 from distant_plugins.ssh.asyncssh_backend import open_asyncssh_session
 from distant_plugins.ssh.bridge import asyncio_loop
 from distant_plugins.ssh.openssh_backend import open_openssh_session
@@ -324,9 +325,16 @@ async def test_ranges_and_checksum(remote: Remote) -> None:
     data = os.urandom(3 * 1024 * 1024 + 17)
     path = remote.path("big.bin")
     Path(path).write_bytes(data)
+    assert isinstance(remote.session, PartsReader)  # blocks go unjoined into the reply
     chunk = await remote.one(ex.FileReadRange(path, 0, 2 * 1024 * 1024, checksum=True))
     assert chunk.data == data[: 2 * 1024 * 1024] and not chunk.eof
     assert chunk.sha256 == hashlib.sha256(chunk.data).hexdigest()
+    batch = [ex.FileReadRange(path, 0, 300_000), ex.FileReadRange(path, 3 * 1024 * 1024, 99)]
+    reply = await remote.client.request(Msg.batch(batch), timeout=15)
+    assert [(c.data, c.eof) for c in reply.payload.items] == [
+        (data[:300_000], False),
+        (data[3 * 1024 * 1024 :], True),
+    ]
     chunk = await remote.one(ex.FileReadRange(path, 2 * 1024 * 1024, 2 * 1024 * 1024))
     assert chunk.data == data[2 * 1024 * 1024 :] and chunk.eof
     exact = await remote.one(ex.FileReadRange(path, len(data) - 10, 10))

@@ -367,3 +367,66 @@ async def test_closing_ends_the_master(sshd: PrivateSshd) -> None:
     assert session.closed and not directory.exists()
     with pytest.raises(ConnectionError):
         await session.stat("/")
+
+
+async def _handle_is_open(session: OpensshSession, handle: bytes, path: str) -> bool:
+    try:
+        await session.sftp.read_handle(handle, path, 0, 1, 1)
+    except OSError:
+        return False  # closed: the server no longer knows the handle
+    return True
+
+
+async def test_range_reads_reuse_one_handle_until_the_file_changes(
+    session: OpensshSession, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    file = tmp_path / "ranges.bin"
+    path = str(file)
+    content = os.urandom(1024 * 1024 + 123)
+    file.write_bytes(content)
+    for offset, length in [(0, 700_000), (700_000, 300_000), (1_000_000, 200_000),
+                           (len(content), 10), (len(content) + 5, 10)]:  # fmt: skip
+        assert await session.read(path, offset, length) == content[offset : offset + length]
+    first = session._handles[path].handle
+    # Ranges in flight together, all on the one cached handle.
+    async with anyio.create_task_group() as tg:
+        got: dict[int, bytes] = {}
+
+        async def fetch(at: int) -> None:
+            got[at] = await session.read(path, at, 100_000)
+
+        for at in range(100_000, 1_000_000, 100_000):
+            tg.start_soon(fetch, at)
+    assert all(data == content[at : at + 100_000] for at, data in got.items())
+    assert session._handles[path].handle == first and await _handle_is_open(session, first, path)
+
+    # Our own write drops (and closes) the handle; the next range opens the new file.
+    await session.write(path, b"b" * 100)
+    assert path not in session._handles and not await _handle_is_open(session, first, path)
+    assert await session.read(path, 10, 10) == b"b" * 10
+    second = session._handles[path].handle
+    # Replaced behind our back: a transfer starting at 0 opens afresh and closes the old one.
+    (tmp_path / "new.bin").write_bytes(b"c" * 100)
+    os.replace(tmp_path / "new.bin", file)
+    assert await session.read(path, 0, 10) == b"c" * 10
+    assert await session.read(path, 10, 10) == b"c" * 10
+    assert not await _handle_is_open(session, second, path)
+    third = session._handles[path].handle
+    await session.rename(path, path + ".moved")
+    assert path not in session._handles and not await _handle_is_open(session, third, path)
+    with pytest.raises(OSError) as info:
+        await session.read(path, 10, 10)
+    assert info.value.errno == errno.ENOENT
+    with pytest.raises(OSError) as info:
+        await session.read(str(tmp_path), 0, 10)
+    assert info.value.errno == errno.EISDIR
+
+    # An idle handle is closed in the background.
+    monkeypatch.setattr("distant_plugins.ssh.openssh_backend.HANDLE_IDLE", 0.2)
+    moved = path + ".moved"
+    await session.read(moved, 0, 10)
+    idle = session._handles[moved].handle
+    with anyio.fail_after(5):
+        while moved in session._handles:
+            await anyio.sleep(0.05)
+    assert not await _handle_is_open(session, idle, moved)

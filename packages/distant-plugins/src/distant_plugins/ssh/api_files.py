@@ -19,7 +19,7 @@ import posixpath
 import secrets
 import shlex
 import stat
-from typing import cast
+from typing import Protocol, cast, runtime_checkable
 
 import anyio
 
@@ -36,6 +36,7 @@ from distant_codec import (
 from distant_codec import extensions as ex
 from distant_codec import requests as rq
 from distant_codec import responses as rs
+from distant_codec.envelope import BinParts
 from distant_server import (
     MAX_RANGE_LENGTH,
     Api,
@@ -155,6 +156,15 @@ async def atomic_write(session: SshSession, path: str, data: bytes) -> None:
         if isinstance(exc, OSError):
             raise named(exc, path) from exc
         raise
+
+
+@runtime_checkable
+class PartsReader(Protocol):
+    """A session that can hand a range over as the blocks it arrived in (both backends):
+    the reply's packing then copies them once, straight into its frame
+    (:class:`~distant_codec.envelope.BinParts`), instead of a join and then that copy."""
+
+    async def read_parts(self, path: str, offset: int, length: int) -> BinParts: ...
 
 
 def _at_eof(attrs: FileAttrs, offset: int, got: int, want: int) -> bool:
@@ -456,10 +466,16 @@ class SshFileOps(Api):
             budget.release(want)
 
         ctx.after_reply(give_back)
-        digest = hashlib.sha256(data).hexdigest() if req.checksum else None
-        return ex.FileChunk(req.offset, data, eof, digest)
+        digest = None
+        if req.checksum:
+            hasher = hashlib.sha256()
+            for part in data.parts if isinstance(data, BinParts) else (data,):
+                hasher.update(part)
+            digest = hasher.hexdigest()
+        field = data.as_field() if isinstance(data, BinParts) else data
+        return ex.FileChunk(req.offset, field, eof, digest)
 
-    async def _read_chunk(self, path: str, offset: int, want: int) -> tuple[bytes, bool]:
+    async def _read_chunk(self, path: str, offset: int, want: int) -> tuple[bytes | BinParts, bool]:
         """``want`` bytes at ``offset`` and the host's ``eof`` for them
         (``distant_server.host.ranges``), mostly without a stat.
 
@@ -474,11 +490,20 @@ class SshFileOps(Api):
         compares the two answer for answer).
 
         A full read is returned as a view of all but its last byte, not a copy: the reply's
-        packing (``Response.to_bytes``) copies it once into the frame anyway.
+        packing (``Response.to_bytes``) copies it once into the frame anyway. A session that
+        can (:class:`PartsReader`) gives the SFTP blocks unjoined, so that packing is the
+        only copy.
         """
-        data = await self.session.read(path, offset, want + 1) if want else b""
+        session = self.session
+        data: bytes | BinParts = b""
+        if want and isinstance(session, PartsReader):
+            data = await session.read_parts(path, offset, want + 1)
+        elif want:
+            data = await session.read(path, offset, want + 1)
         got = len(data)
         if got > want:
+            if isinstance(data, BinParts):
+                return data.prefix(want), False
             return cast(bytes, memoryview(data)[:want]), False
         if got < want:
             return data, True

@@ -15,9 +15,11 @@ session must be opened **and used** inside that loop, so a caller (the ssh plugi
 Under asyncio, :func:`~.bridge.asyncio_loop` does nothing and the same code works.
 
 Performance: a range read sends all its SFTP reads (blocks of the server's
-``limits@openssh.com`` read length) at once in one bridge crossing and joins the replies
-(:func:`_read_range`); whole-file reads and writes are pipelined by asyncssh (``max_requests``
-requests of ``block_size`` in flight). Range reads at an offset past 0 reuse the handle the
+``limits@openssh.com`` read length) at once in one bridge crossing (:func:`_read_range`);
+for ``file_read_range`` the replies stay separate blocks until the reply is packed, which
+copies them once into its frame (:meth:`AsyncsshSession.read_parts`, ``BinParts``).
+Whole-file reads and writes are pipelined by asyncssh (``max_requests`` requests of
+``block_size`` in flight). Range reads at an offset past 0 reuse the handle the
 previous range of the same file opened (a small cache, closed after :data:`HANDLE_IDLE`
 seconds, on close, and whenever we write, rename or remove that path), so a chunked transfer
 does not reopen the file per chunk. AES-GCM is preferred over chacha20 for its lower CPU cost
@@ -39,6 +41,7 @@ import anyio
 import anyio.abc
 import asyncssh
 
+from distant_codec.envelope import BinParts
 from distant_manager import PluginError
 from distant_net import AsyncAuthHandler
 
@@ -243,15 +246,19 @@ class AsyncsshReverseForward:
 # -- the session ------------------------------------------------------------------------------
 
 
-async def _read_range(file: asyncssh.SFTPClientFile, offset: int, length: int, block: int) -> bytes:
+async def _read_range(
+    file: asyncssh.SFTPClientFile, offset: int, length: int, block: int
+) -> list[bytes]:
     """Up to ``length`` bytes at ``offset`` (fewer only at the end of the file), read as
-    ``block``-sized SFTP requests all in flight at once, on a handle opened unpipelined.
+    ``block``-sized SFTP requests all in flight at once, on a handle opened unpipelined;
+    returned as the blocks, in order.
 
     asyncssh's own parallel reader (``file.read`` on a pipelined handle) reassembles the
     blocks in a growing, zero-padded ``bytearray`` and then copies it to ``bytes``: a fresh
     multi-MiB allocation per range, page-faulted in every time. Here each block arrives as
-    its own ``bytes`` and one ``join`` makes the result. Runs on asyncio (one bridge crossing
-    per range, not one per block).
+    its own ``bytes``; :meth:`AsyncsshSession.read` joins them, and
+    :meth:`AsyncsshSession.read_parts` leaves them for the reply's packing to copy straight
+    into its frame. Runs on asyncio (one bridge crossing per range, not one per block).
     """
     parts: list[bytes] = []
     got = 0
@@ -273,7 +280,7 @@ async def _read_range(file: asyncssh.SFTPClientFile, offset: int, length: int, b
             break  # end of file
         # A short, non-empty block: the server may split a read; ask again from there (the
         # blocks after it were read from the wrong offsets and are dropped).
-    return parts[0] if len(parts) == 1 else b"".join(parts)
+    return parts
 
 
 class _CachedHandle:
@@ -393,6 +400,14 @@ class AsyncsshSession:
                 await self._drop_handle(path)
 
     async def read(self, path: str, offset: int = 0, length: int | None = None) -> bytes:
+        parts = await self._read_parts(path, offset, length)
+        return parts[0] if len(parts) == 1 else b"".join(parts)
+
+    async def read_parts(self, path: str, offset: int, length: int) -> BinParts:
+        """:meth:`read` of a range, as its SFTP blocks (see :func:`_read_range`)."""
+        return BinParts(await self._read_parts(path, offset, length))
+
+    async def _read_parts(self, path: str, offset: int, length: int | None) -> list[bytes]:
         await self._expire_handles()
         cached = self._handles.get(path) if offset > 0 else None
         if cached is None:
@@ -408,7 +423,7 @@ class AsyncsshSession:
         try:
             try:
                 if length is None:
-                    data: bytes = await self._bridge.aio(file.read, -1, offset)
+                    data: list[bytes] = [await self._bridge.aio(file.read, -1, offset)]
                 else:
                     data = await self._bridge.aio(
                         _read_range, file, offset, length, self._read_block

@@ -47,6 +47,7 @@ from pathlib import Path
 import anyio
 import anyio.abc
 
+from distant_codec.envelope import BinParts
 from distant_manager import PluginError
 from distant_net import AsyncAuthHandler
 from distant_plugins.ssh.detached import Detached, spawn_detached
@@ -63,6 +64,8 @@ __all__ = [
 
 _ENV_NAME = re.compile(r"^[A-Za-z_][A-Za-z0-9_]*$")
 _CHUNK = 65536
+HANDLE_IDLE = 5.0
+"""Seconds an unused cached read handle stays open."""
 
 
 def _quote(value: str) -> str:
@@ -346,8 +349,26 @@ class _RemoteListener:
             await self._listener.aclose()
 
 
+class _CachedHandle:
+    __slots__ = ("handle", "last_used", "size", "users")
+
+    def __init__(self, handle: bytes, size: int) -> None:
+        self.handle = handle
+        self.size = size
+        self.last_used = anyio.current_time()
+        self.users = 0
+
+
 class OpensshSession:
-    """An :class:`~distant_plugins.ssh.session.SshSession` over a ControlMaster."""
+    """An :class:`~distant_plugins.ssh.session.SshSession` over a ControlMaster.
+
+    Range reads keep their SFTP read handle open for the next range of the same path (a
+    chunked transfer then costs only its READs, not an OPEN, FSTAT and CLOSE per chunk). A
+    read at offset 0 (the start of a transfer) always opens the file afresh, so a file
+    replaced in between (e.g. by a rename over it) is seen; the handle of a path is dropped
+    whenever we write, rename or remove that path, after :data:`HANDLE_IDLE` idle seconds
+    (a background reaper) and on close.
+    """
 
     backend = "openssh"
 
@@ -359,6 +380,8 @@ class OpensshSession:
         self._forwards: set[_RemoteListener] = set()
         self._closed = False
         self._exec_ids = itertools.count(1)
+        self._handles: dict[str, _CachedHandle] = {}
+        self._reaper: Detached | None = None
 
     def __repr__(self) -> str:
         return f"<OpensshSession {self.master.target.host} {'closed' if self.closed else 'open'}>"
@@ -403,6 +426,9 @@ class OpensshSession:
         with anyio.CancelScope(shield=True):
             for forward in list(self._forwards):
                 await forward.aclose()
+            with anyio.move_on_after(2):
+                for path in list(self._handles):
+                    await self._drop_handle(path)
             if self._sftp is not None:
                 with contextlib.suppress(Exception):
                     await self._sftp.aclose()
@@ -437,13 +463,78 @@ class OpensshSession:
     async def readlink(self, path: str) -> str:
         return await self.sftp.readlink(path)
 
+    async def _drop_handle(self, path: str) -> None:
+        """Forget the cached handle of ``path``; close it unless a read still uses it (the
+        last such read then closes it)."""
+        cached = self._handles.pop(path, None)
+        if cached is not None and cached.users == 0:
+            await self._close_quietly(cached.handle)
+
+    async def _close_quietly(self, handle: bytes) -> None:
+        if self._sftp is not None:
+            with contextlib.suppress(OSError):
+                await self._sftp.close_handle(handle)
+
+    async def _reap_handles(self) -> None:
+        """Close cached handles idle for :data:`HANDLE_IDLE` seconds; ends when none is
+        left (the next cached handle starts another reaper)."""
+        try:
+            while self._handles:
+                await anyio.sleep(HANDLE_IDLE / 2)
+                now = anyio.current_time()
+                for path, cached in list(self._handles.items()):
+                    if cached.users == 0 and now - cached.last_used >= HANDLE_IDLE:
+                        await self._drop_handle(path)
+        finally:
+            if self._reaper is not None:
+                self._tasks.discard(self._reaper)
+            self._reaper = None
+
+    def _keep(self, path: str, cached: _CachedHandle) -> None:
+        self._handles[path] = cached
+        if self._reaper is None and not self._closed:
+            self._reaper = spawn_detached(self._reap_handles, name="sftp handle reaper")
+            self._tasks.add(self._reaper)
+
     async def read(self, path: str, offset: int = 0, length: int | None = None) -> bytes:
-        return await self.sftp.read(path, offset, length)
+        if length is None or length <= 0:
+            return await self.sftp.read(path, offset, length)
+        return b"".join(await self._read_range(path, offset, length))
+
+    async def read_parts(self, path: str, offset: int, length: int) -> BinParts:
+        """:meth:`read` of a range, as the SFTP replies' data (joined only when the reply
+        is packed)."""
+        if length <= 0:
+            return BinParts([await self.sftp.read(path, offset, length)])
+        return BinParts(await self._read_range(path, offset, length))
+
+    async def _read_range(self, path: str, offset: int, length: int) -> list[bytes | memoryview]:
+        sftp = self.sftp
+        cached = self._handles.get(path) if offset > 0 else None
+        if cached is None:
+            handle, attrs = await sftp.open_read(path)
+            cached = _CachedHandle(handle, attrs.size)
+            if offset == 0 or path not in self._handles:
+                # The start of a (likely chunked) transfer: the next ranges reuse this one.
+                replaced = self._handles.get(path)
+                self._keep(path, cached)
+                if replaced is not None and replaced.users == 0:
+                    await self._close_quietly(replaced.handle)
+        cached.users += 1
+        try:
+            return await sftp.read_handle(cached.handle, path, offset, length, cached.size)
+        finally:
+            cached.users -= 1
+            cached.last_used = anyio.current_time()
+            if cached.users == 0 and self._handles.get(path) is not cached:
+                await self._close_quietly(cached.handle)
 
     async def write(self, path: str, data: bytes, *, append: bool = False) -> None:
+        await self._drop_handle(path)
         await self.sftp.write(path, data, append=append)
 
     async def write_at(self, path: str, offset: int, data: bytes, *, truncate: bool) -> None:
+        await self._drop_handle(path)
         await self.sftp.write_at(path, offset, data, truncate=truncate)
 
     async def listdir(self, path: str) -> list[tuple[str, FileAttrs]]:
@@ -456,9 +547,12 @@ class OpensshSession:
         await self.sftp.rmdir(path)
 
     async def remove(self, path: str) -> None:
+        await self._drop_handle(path)
         await self.sftp.remove(path)
 
     async def rename(self, src: str, dst: str) -> None:
+        await self._drop_handle(src)
+        await self._drop_handle(dst)
         await self.sftp.rename(src, dst)
 
     async def chmod(self, path: str, mode: int) -> None:

@@ -420,26 +420,49 @@ class SftpClient:
         if self._closed is None:
             await self._expect_ok(FXP.CLOSE, "", encode_string(handle))
 
-    async def read(self, path: str, offset: int = 0, length: int | None = None) -> bytes:
-        """Bytes of ``path`` from ``offset`` (to EOF when ``length`` is ``None``)."""
-        if length is not None and length <= 0:
-            await self.stat(path)  # still report a missing file
-            return b""
+    async def close_handle(self, handle: bytes) -> None:
+        """Close a handle of :meth:`open_read` (shielded; nothing to do once the channel
+        has ended)."""
+        with anyio.CancelScope(shield=True):
+            await self._close_handle(handle)
+
+    async def open_read(self, path: str) -> tuple[bytes, FileAttrs]:
+        """A read handle on ``path`` and its attributes; ``EISDIR`` for a directory (which
+        OpenSSH lets one open, to fail every read with a bare ``FAILURE``)."""
         handle = await self.open(path, FXF.READ)
         try:
             attrs = await self.fstat(handle, path)
             if attrs.kind == "dir":
                 raise _oserror(errno.EISDIR, path)
-            end = offset + length if length is not None else None
-            hint = end if end is not None else max(attrs.size, offset)
-            return await self._read_range(handle, path, offset, end, hint)
+        except BaseException:
+            await self.close_handle(handle)
+            raise
+        return handle, attrs
+
+    async def read_handle(
+        self, handle: bytes, path: str, offset: int, length: int | None, size: int
+    ) -> list[bytes | memoryview]:
+        """Bytes at ``offset`` of a handle of :meth:`open_read` (to EOF when ``length`` is
+        ``None``; ``size`` is the file's expected size, a hint for how many reads to have in
+        flight), as the READ replies' data in order (join them for one ``bytes``)."""
+        end = offset + length if length is not None else None
+        hint = end if end is not None else max(size, offset)
+        return await self._read_range(handle, path, offset, end, hint)
+
+    async def read(self, path: str, offset: int = 0, length: int | None = None) -> bytes:
+        """Bytes of ``path`` from ``offset`` (to EOF when ``length`` is ``None``)."""
+        if length is not None and length <= 0:
+            await self.stat(path)  # still report a missing file
+            return b""
+        handle, attrs = await self.open_read(path)
+        try:
+            return b"".join(await self.read_handle(handle, path, offset, length, attrs.size))
         finally:
-            with anyio.CancelScope(shield=True):
-                await self._close_handle(handle)
+            await self.close_handle(handle)
 
     async def _read_range(
         self, handle: bytes, path: str, offset: int, end: int | None, hint: int
-    ) -> bytes:
+    ) -> list[bytes | memoryview]:
         """Pipelined READs of ``[offset, end)``; with ``end=None`` up to EOF (``hint`` is the
         expected end: past it requests go one at a time until EOF)."""
         chunk = self.read_chunk
@@ -487,17 +510,19 @@ class SftpClient:
                 raise SftpProtocolError(f"unexpected SFTP reply type {kind}")
         pieces.sort(key=lambda piece: piece[0])
         stop = limit()
-        out: list[bytes] = []
+        out: list[bytes | memoryview] = []
         position = offset
         for at, piece in pieces:
             if stop is not None and at >= stop:
                 break
             if at != position:
                 raise SftpProtocolError("SFTP read left a gap")
-            kept = piece[: stop - at] if stop is not None and at + len(piece) > stop else piece
+            kept: bytes | memoryview = piece
+            if stop is not None and at + len(piece) > stop:
+                kept = memoryview(piece)[: stop - at]
             out.append(kept)
             position += len(kept)
-        return b"".join(out)
+        return out
 
     async def write(self, path: str, data: bytes, *, append: bool = False) -> None:
         pflags = FXF.WRITE | FXF.CREAT | (FXF.APPEND if append else FXF.TRUNC)
