@@ -24,6 +24,7 @@ from typing import Protocol, cast, runtime_checkable
 import anyio
 
 from distant_codec import (
+    BinParts,
     DirEntry,
     Error,
     ErrorKind,
@@ -36,7 +37,6 @@ from distant_codec import (
 from distant_codec import extensions as ex
 from distant_codec import requests as rq
 from distant_codec import responses as rs
-from distant_codec.envelope import BinParts
 from distant_server import (
     MAX_RANGE_LENGTH,
     Api,

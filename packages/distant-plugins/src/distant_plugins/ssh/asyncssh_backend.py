@@ -41,7 +41,7 @@ import anyio
 import anyio.abc
 import asyncssh
 
-from distant_codec.envelope import BinParts
+from distant_codec import BinParts
 from distant_manager import PluginError
 from distant_net import AsyncAuthHandler
 

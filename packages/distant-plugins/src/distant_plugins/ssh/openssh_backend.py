@@ -47,13 +47,14 @@ from pathlib import Path
 import anyio
 import anyio.abc
 
-from distant_codec.envelope import BinParts
+from distant_codec import BinParts
 from distant_manager import PluginError
 from distant_net import AsyncAuthHandler
 from distant_plugins.ssh.detached import Detached, spawn_detached
 from distant_plugins.ssh.openssh_master import OpensshMaster
 from distant_plugins.ssh.session import FileAttrs, RemoteProcess, ReverseForward, SshTarget
 from distant_plugins.ssh.sftp_client import SftpClient, SftpClosed
+from distant_plugins.ssh.sftp_wire import SftpProtocolError
 
 __all__ = [
     "OpensshSession",
@@ -411,13 +412,14 @@ class OpensshSession:
         try:
             with anyio.fail_after(30):
                 await client.handshake()
-        except (SftpClosed, TimeoutError, OSError) as exc:
+                self._sftp = client
+                self._tasks.add(spawn_detached(client.run_reader, name="sftp reader"))
+                await client.negotiate_limits()
+        except (SftpClosed, SftpProtocolError, TimeoutError, OSError) as exc:
+            # e.g. a login shell that prints text on the subsystem channel
             raise PluginError(
                 f"the SFTP subsystem of {self.master.target.host} is unavailable: {exc}"
             ) from exc
-        self._sftp = client
-        self._tasks.add(spawn_detached(client.run_reader, name="sftp reader"))
-        await client.negotiate_limits()
 
     async def aclose(self) -> None:
         if self._closed:
@@ -601,6 +603,7 @@ class OpensshSession:
         self, command: str, *, input: bytes | None = None
     ) -> tuple[int | None, bytes, bytes]:
         process = await self.exec(command)
+        assert isinstance(process, OpensshProcess)
         out: list[bytes] = []
         err: list[bytes] = []
 
@@ -608,16 +611,18 @@ class OpensshSession:
             async for chunk in chunks:
                 into.append(chunk)
 
-        async with anyio.create_task_group() as tg:
-            tg.start_soon(collect, process.stdout, out)
-            tg.start_soon(collect, process.stderr, err)
-            if input:
-                with contextlib.suppress(anyio.BrokenResourceError):
-                    await process.write(input)
-            await process.close_stdin()
-        code = await process.wait()
-        assert isinstance(process, OpensshProcess)
-        await process.aclose()
+        try:
+            async with anyio.create_task_group() as tg:
+                tg.start_soon(collect, process.stdout, out)
+                tg.start_soon(collect, process.stderr, err)
+                if input:
+                    with contextlib.suppress(anyio.BrokenResourceError):
+                        await process.write(input)
+                await process.close_stdin()
+            code = await process.wait()
+        finally:  # also when cancelled (cancel_search): the local ssh is ended and reaped
+            with anyio.CancelScope(shield=True):
+                await process.aclose()
         return code, b"".join(out), b"".join(err)
 
     # -- TCP -------------------------------------------------------------------------------
@@ -684,6 +689,7 @@ class OpensshSession:
             try:
                 bound = int(result.stdout.split()[0])
             except (IndexError, ValueError):
+                await self.master.control("cancel", "-R", spec(0))
                 await listener.aclose()
                 raise OSError(errno.EIO, "ssh did not report the allocated port") from None
 
@@ -704,7 +710,12 @@ class OpensshSession:
 async def open_openssh_session(target: SshTarget, auth: AsyncAuthHandler) -> OpensshSession:
     """Connect (see :class:`~distant_plugins.ssh.session.SessionOpener`)."""
     master = OpensshMaster(target)
-    await master.start(auth)
+    try:
+        await master.start(auth)
+    except BaseException:  # its private directory (and whatever started) goes too
+        with anyio.CancelScope(shield=True):
+            await master.aclose()
+        raise
     session = OpensshSession(master)
     try:
         await session._start_sftp()

@@ -297,7 +297,7 @@ class SftpClient:
                     if name not in (".", ".."):
                         entries.append((name, attrs))
         finally:
-            await self._close_handle(handle)
+            await self.close_handle(handle)
         return entries
 
     # -- changes ---------------------------------------------------------------------------
@@ -568,10 +568,7 @@ class SftpClient:
             kind, reader = await self._result(inflight.popleft())
             if kind != FXP.STATUS:
                 raise SftpProtocolError(f"unexpected SFTP reply type {kind}")
-            status = self._status(reader)
-            if status.code == FX.FAILURE:
-                self._raise_unless_ok(status, path, errno.EIO)
-            self._raise_unless_ok(status, path)
+            self._raise_unless_ok(self._status(reader), path)
 
 
 def _oserror(number: int, path: str) -> OSError:
