@@ -40,25 +40,16 @@ from pathlib import Path
 from typing import Any
 
 from ._report import header, row
+from .bench_server import private_sshd  # the same throwaway account and sshd
 
 ROOT = Path(__file__).resolve().parent.parent
 
-BENCH_USER = "distant-bench"
 MIB = 1024 * 1024
 SIZE = int(os.environ.get("BENCH_SSH_MIB", "256")) * MIB
 ROUNDS = int(os.environ.get("BENCH_SSH_ROUNDS", "3"))
 CHUNK = 2 * MIB
 IN_FLIGHT = 6
 TARGET = 1.0  # ours / sftp.get throughput, at least
-
-
-@contextlib.contextmanager
-def private_sshd() -> Iterator[Any]:
-    sys.path.insert(0, str(ROOT))
-    from tests.support.sshd import PrivateSshd, ensure_user
-
-    with PrivateSshd(user=ensure_user(BENCH_USER)) as sshd:
-        yield sshd
 
 
 @contextlib.contextmanager

@@ -35,7 +35,7 @@ from .external_process import (
     spawn,
     terminate,
 )
-from .external_setup import EXIT_WAIT, ExternalPluginError, run_setup
+from .external_setup import EXIT_WAIT, ExternalPluginError, SetupResult, run_setup
 
 __all__ = ["ExternalPlugin", "ExternalPluginError", "SETUP_TIMEOUT", "plugin_argv"]
 
@@ -101,16 +101,8 @@ class ExternalPlugin:
                 stderr = StderrPump(self.name, process.stderr)
                 tg.start_soon(stderr.run)
                 lines = StdoutLines(process.stdout)
-                try:
-                    await run_setup(
-                        self.name, process, lines, stderr, auth,
-                        launch=False, timeout=self.setup_timeout,
-                    )  # fmt: skip
-                except PluginError as exc:  # the plugin's error, or the auth relay's
-                    failure = exc
-                except Exception as exc:  # e.g. the user's link went away mid-dialogue
-                    failure = ExternalPluginError(f"plugin {self.name!r}: setup failed: {exc}")
-                else:
+                _, failure = await self._setup(process, lines, stderr, auth, launch=False)
+                if failure is None:
                     link = ProcessLink(self.name, process, lines.leftover())
                     tg.start_soon(link.pump)
                     log.info("plugin %r: connected to %s", self.name, destination.redacted())
@@ -142,16 +134,9 @@ class ExternalPlugin:
                 assert process.stdout is not None and process.stderr is not None
                 stderr = StderrPump(self.name, process.stderr)
                 tg.start_soon(stderr.run)
-                try:
-                    found = await run_setup(
-                        self.name, process, StdoutLines(process.stdout), stderr, auth,
-                        launch=True, timeout=self.setup_timeout,
-                    )  # fmt: skip
-                except PluginError as exc:  # the plugin's error, or the auth relay's
-                    failure = exc
-                except Exception as exc:  # e.g. the user's link went away mid-dialogue
-                    failure = ExternalPluginError(f"plugin {self.name!r}: setup failed: {exc}")
-                else:
+                lines = StdoutLines(process.stdout)
+                found, failure = await self._setup(process, lines, stderr, auth, launch=True)
+                if failure is None:
                     assert isinstance(found, PluginDestination)
                     result = found
                     with anyio.move_on_after(EXIT_WAIT):  # it should exit now, with 0
@@ -171,6 +156,29 @@ class ExternalPlugin:
         return launched
 
     # -- lifetime ----------------------------------------------------------------------------
+
+    async def _setup(
+        self,
+        process: anyio.abc.Process,
+        lines: StdoutLines,
+        stderr: StderrPump,
+        auth: AsyncAuthHandler,
+        *,
+        launch: bool,
+    ) -> tuple[SetupResult | None, PluginError | None]:
+        """The setup dialogue: ``(its final message, None)``, or ``(None, why it failed)``
+        as one :class:`PluginError` (returned, not raised: the caller is inside the task
+        group of the plugin's stderr pump, which would wrap it in an exception group)."""
+        try:
+            found = await run_setup(
+                self.name, process, lines, stderr, auth,
+                launch=launch, timeout=self.setup_timeout,
+            )  # fmt: skip
+        except PluginError as exc:  # the plugin's error, or the auth relay's
+            return None, exc
+        except Exception as exc:  # e.g. the user's link went away mid-dialogue
+            return None, ExternalPluginError(f"plugin {self.name!r}: setup failed: {exc}")
+        return found, None
 
     async def aclose(self) -> None:
         """Stop every plugin process still running."""
