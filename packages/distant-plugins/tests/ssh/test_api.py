@@ -27,10 +27,6 @@ from tests.support.sshd import PrivateSshd
 from distant_codec import (
     MSG_EXTENDED_REQUEST,
     MSG_EXTENDED_RESPONSE,
-    AuthChallenge,
-    AuthChallengeResponse,
-    AuthVerification,
-    AuthVerificationResponse,
     ChangeKind,
     Error,
     ErrorKind,
@@ -53,6 +49,8 @@ from distant_plugins.ssh.bridge import asyncio_loop
 from distant_plugins.ssh.openssh_backend import open_openssh_session
 from distant_plugins.ssh.session import SessionOpener, SshSession, SshTarget
 
+from ._auth import NoPrompts as Answers
+
 pytestmark = pytest.mark.anyio
 
 OPENERS: dict[str, SessionOpener] = {
@@ -65,31 +63,6 @@ OPENERS: dict[str, SessionOpener] = {
 @pytest.fixture
 def anyio_backend() -> str:
     return "trio"
-
-
-class Answers:
-    """Auth handler for a known host and a key that gets in: nothing must be asked."""
-
-    async def on_verification(self, msg: AuthVerification) -> AuthVerificationResponse:
-        raise AssertionError(f"unexpected host key prompt: {msg.text}")
-
-    async def on_challenge(self, msg: AuthChallenge) -> AuthChallengeResponse:
-        raise AssertionError(f"unexpected challenge: {msg}")
-
-    async def on_initialization(self, msg: Any) -> Any:
-        raise AssertionError("not used by ssh")
-
-    async def on_info(self, msg: Any) -> None:
-        pass
-
-    async def on_error(self, msg: Any) -> None:
-        pass
-
-    async def on_start_method(self, msg: Any) -> None:
-        pass
-
-    async def on_finished(self) -> None:
-        pass
 
 
 def target_of(sshd: PrivateSshd) -> SshTarget:

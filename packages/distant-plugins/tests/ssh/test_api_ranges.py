@@ -27,6 +27,8 @@ from distant_plugins.ssh.session import SessionOpener, SshTarget
 from distant_server import error_from_exception
 from distant_server.host.ranges import read_range
 
+from ._auth import NoPrompts as _NoPrompts
+
 pytestmark = pytest.mark.anyio
 
 OPENERS: dict[str, SessionOpener] = {
@@ -38,29 +40,6 @@ OPENERS: dict[str, SessionOpener] = {
 @pytest.fixture
 def anyio_backend() -> str:
     return "trio"
-
-
-class _NoPrompts:
-    async def on_verification(self, msg: Any) -> Any:
-        raise AssertionError(f"unexpected host key prompt: {msg}")
-
-    async def on_challenge(self, msg: Any) -> Any:
-        raise AssertionError(f"unexpected challenge: {msg}")
-
-    async def on_initialization(self, msg: Any) -> Any:
-        raise AssertionError("not used by ssh")
-
-    async def on_info(self, msg: Any) -> None:
-        pass
-
-    async def on_error(self, msg: Any) -> None:
-        pass
-
-    async def on_start_method(self, msg: Any) -> None:
-        pass
-
-    async def on_finished(self) -> None:
-        pass
 
 
 @pytest.fixture(params=list(OPENERS))

@@ -14,10 +14,6 @@ import pytest
 from tests.support.sshd import PrivateSshd
 
 from distant_codec import (
-    AuthChallenge,
-    AuthChallengeResponse,
-    AuthVerification,
-    AuthVerificationResponse,
     VerificationKind,
 )
 from distant_manager import PluginError
@@ -25,40 +21,9 @@ from distant_plugins.ssh.asyncssh_backend import open_asyncssh_session
 from distant_plugins.ssh.bridge import asyncio_loop
 from distant_plugins.ssh.session import SshTarget
 
+from ._auth import Answers
+
 pytestmark = pytest.mark.anyio
-
-
-class Answers:
-    """Records the prompts; accepts host keys if ``accept_host``; answers ``secret``."""
-
-    def __init__(self, *, accept_host: bool = True, secret: str | None = None) -> None:
-        self.accept_host = accept_host
-        self.secret = secret
-        self.verifications: list[AuthVerification] = []
-        self.challenges: list[AuthChallenge] = []
-
-    async def on_verification(self, msg: AuthVerification) -> AuthVerificationResponse:
-        self.verifications.append(msg)
-        return AuthVerificationResponse(valid=self.accept_host)
-
-    async def on_challenge(self, msg: AuthChallenge) -> AuthChallengeResponse:
-        self.challenges.append(msg)
-        return AuthChallengeResponse(answers=() if self.secret is None else (self.secret,))
-
-    async def on_initialization(self, msg: Any) -> Any:
-        raise AssertionError("not used by ssh")
-
-    async def on_info(self, msg: Any) -> None:
-        pass
-
-    async def on_error(self, msg: Any) -> None:
-        pass
-
-    async def on_start_method(self, msg: Any) -> None:
-        pass
-
-    async def on_finished(self) -> None:
-        pass
 
 
 def target(sshd: PrivateSshd, **changes: Any) -> SshTarget:

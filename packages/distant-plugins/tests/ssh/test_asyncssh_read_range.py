@@ -20,24 +20,9 @@ from distant_plugins.ssh.asyncssh_backend import (
 from distant_plugins.ssh.bridge import aio, asyncio_loop
 from distant_plugins.ssh.session import SshTarget
 
+from ._auth import NoPrompts
+
 pytestmark = pytest.mark.anyio
-
-
-class NoPrompts:
-    """Logs in with the test key: any prompt is a failure."""
-
-    async def on_verification(self, msg: Any) -> Any:
-        raise AssertionError(f"unexpected prompt: {msg}")
-
-    on_challenge = on_initialization = on_verification
-
-    async def on_info(self, msg: Any) -> None:
-        pass
-
-    on_error = on_start_method = on_info
-
-    async def on_finished(self) -> None:
-        pass
 
 
 def target(sshd: PrivateSshd) -> SshTarget:

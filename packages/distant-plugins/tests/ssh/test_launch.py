@@ -17,7 +17,6 @@ from pathlib import Path
 import pytest
 from tests.support.sshd import SSHD, PrivateSshd
 
-from distant_codec import AuthVerificationResponse
 from distant_manager import PluginError
 from distant_net import AsyncAuthHandler
 from distant_plugins.ssh.launch import (
@@ -30,6 +29,8 @@ from distant_plugins.ssh.launch import (
 from distant_plugins.ssh.options import LaunchSettings, SshOptions, build_target
 from distant_plugins.ssh.plugin import open_session
 from distant_plugins.ssh.session import SshSession
+
+from ._auth import NoPrompts as Accepting
 
 KEY = "ab" * 32
 
@@ -136,31 +137,6 @@ def server_only_sshd() -> Iterator[PrivateSshd]:
         _server_entry_point(bindir)
         with PrivateSshd(extra_config=[f"SetEnv PATH={bindir}:/usr/bin:/bin HOME={home}"]) as sshd:
             yield sshd
-
-
-class Accepting:
-    """An auth handler for tests: no prompt is expected (keys and known_hosts are given)."""
-
-    async def on_initialization(self, msg: object) -> object:
-        raise AssertionError(f"unexpected prompt {msg!r}")
-
-    async def on_challenge(self, msg: object) -> object:
-        raise AssertionError(f"unexpected prompt {msg!r}")
-
-    async def on_verification(self, msg: object) -> AuthVerificationResponse:
-        raise AssertionError(f"unexpected host key prompt {msg!r}")
-
-    async def on_info(self, msg: object) -> None:
-        pass
-
-    async def on_error(self, msg: object) -> None:
-        pass
-
-    async def on_start_method(self, msg: object) -> None:
-        pass
-
-    async def on_finished(self) -> None:
-        pass
 
 
 def ssh_options(sshd: PrivateSshd) -> dict[str, str]:

@@ -14,12 +14,6 @@ import anyio.abc
 import pytest
 from tests.support.sshd import SSHD, PrivateSshd
 
-from distant_codec import (
-    AuthChallenge,
-    AuthChallengeResponse,
-    AuthVerification,
-    AuthVerificationResponse,
-)
 from distant_manager import PluginError
 from distant_plugins.ssh.openssh_backend import (
     OpensshSession,
@@ -30,6 +24,8 @@ from distant_plugins.ssh.openssh_backend import (
 from distant_plugins.ssh.openssh_master import master_args
 from distant_plugins.ssh.session import SshTarget
 
+from ._auth import Answers
+
 pytestmark = [
     pytest.mark.anyio,
     pytest.mark.skipif(
@@ -37,39 +33,6 @@ pytestmark = [
         reason="needs root, openssh-server and the ssh client",
     ),
 ]
-
-
-class Answers:
-    """An auth handler that records prompts and answers from fixed values."""
-
-    def __init__(self, *, accept_host: bool = True, secret: str | None = None) -> None:
-        self.accept_host = accept_host
-        self.secret = secret
-        self.verifications: list[AuthVerification] = []
-        self.challenges: list[AuthChallenge] = []
-
-    async def on_verification(self, msg: AuthVerification) -> AuthVerificationResponse:
-        self.verifications.append(msg)
-        return AuthVerificationResponse(valid=self.accept_host)
-
-    async def on_challenge(self, msg: AuthChallenge) -> AuthChallengeResponse:
-        self.challenges.append(msg)
-        return AuthChallengeResponse(answers=() if self.secret is None else (self.secret,))
-
-    async def on_initialization(self, msg):  # type: ignore[no-untyped-def]
-        raise AssertionError("not used by ssh")
-
-    async def on_info(self, msg) -> None:  # type: ignore[no-untyped-def]
-        pass
-
-    async def on_error(self, msg) -> None:  # type: ignore[no-untyped-def]
-        pass
-
-    async def on_start_method(self, msg) -> None:  # type: ignore[no-untyped-def]
-        pass
-
-    async def on_finished(self) -> None:
-        pass
 
 
 @pytest.fixture(scope="module")

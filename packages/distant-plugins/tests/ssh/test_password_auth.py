@@ -6,17 +6,17 @@ from __future__ import annotations
 
 import subprocess
 from collections.abc import Iterator
-from typing import Any
 
 import pytest
 from tests.support.sshd import PrivateSshd, SshdUnavailable, ensure_user
 
-from distant_codec import AuthChallenge, AuthChallengeResponse, AuthVerificationResponse
 from distant_manager import PluginError
 from distant_plugins.ssh.asyncssh_backend import open_asyncssh_session
 from distant_plugins.ssh.bridge import asyncio_loop
 from distant_plugins.ssh.openssh_backend import open_openssh_session
 from distant_plugins.ssh.session import SessionOpener, SshTarget
+
+from ._auth import Answers
 
 pytestmark = pytest.mark.anyio
 
@@ -45,36 +45,6 @@ def password_sshd() -> Iterator[PrivateSshd]:
         sshd.stop()
 
 
-class PasswordAnswers:
-    """Answers every challenge with ``password``; host keys are known (not asked)."""
-
-    def __init__(self, password: str) -> None:
-        self.password = password
-        self.challenges: list[AuthChallenge] = []
-
-    async def on_challenge(self, msg: AuthChallenge) -> AuthChallengeResponse:
-        self.challenges.append(msg)
-        return AuthChallengeResponse(answers=tuple(self.password for _ in msg.questions))
-
-    async def on_verification(self, msg: Any) -> AuthVerificationResponse:
-        raise AssertionError(f"the host key is known, yet it was asked: {msg}")
-
-    async def on_initialization(self, msg: Any) -> Any:
-        raise AssertionError("not used by ssh")
-
-    async def on_info(self, msg: Any) -> None:
-        pass
-
-    async def on_error(self, msg: Any) -> None:
-        pass
-
-    async def on_start_method(self, msg: Any) -> None:
-        pass
-
-    async def on_finished(self) -> None:
-        pass
-
-
 def _target(sshd: PrivateSshd) -> SshTarget:
     return SshTarget(
         host=sshd.host,
@@ -96,7 +66,7 @@ def anyio_backend() -> str:
 async def test_password_is_relayed_as_a_secret_challenge(
     password_sshd: PrivateSshd, backend: str
 ) -> None:
-    answers = PasswordAnswers(PASSWORD)
+    answers = Answers(secret=PASSWORD)
     async with asyncio_loop():
         session = await OPENERS[backend](_target(password_sshd), answers)
         try:
@@ -105,6 +75,7 @@ async def test_password_is_relayed_as_a_secret_challenge(
             await session.aclose()
     assert (code, out.strip()) == (0, USER.encode())
     assert answers.challenges, "the password was never asked"
+    assert not answers.verifications, "the host key is known: it must not be asked"
     question = answers.challenges[0].questions[0]
     assert "password" in question.text.lower()
     assert question.options.get("echo") == "false"
@@ -112,7 +83,7 @@ async def test_password_is_relayed_as_a_secret_challenge(
 
 @pytest.mark.parametrize("backend", sorted(OPENERS))
 async def test_wrong_password_is_refused_clearly(password_sshd: PrivateSshd, backend: str) -> None:
-    answers = PasswordAnswers("not it")
+    answers = Answers(secret="not it")
     async with asyncio_loop():
         with pytest.raises(PluginError) as refused:
             session = await OPENERS[backend](_target(password_sshd), answers)

@@ -20,7 +20,6 @@ import pytest
 from tests.support.sshd import SSHD, PrivateSshd
 
 from distant_codec import (
-    AuthVerificationResponse,
     Destination,
     UntypedRequest,
     UntypedResponse,
@@ -31,37 +30,14 @@ from distant_manager import DistantPlugin, PluginError, ServerLink
 from distant_net import AsyncAuthHandler
 from distant_plugins.ssh.plugin import SshPlugin
 
+from ._auth import NoPrompts
+
 pytestmark = pytest.mark.anyio
 
 
 @pytest.fixture
 def anyio_backend() -> str:
     return "trio"  # the manager's backend; asyncssh runs through trio-asyncio
-
-
-class NoPrompts:
-    """Keys and known_hosts are given: any prompt is a failure."""
-
-    async def on_initialization(self, msg: object) -> object:
-        raise AssertionError(f"unexpected prompt {msg!r}")
-
-    async def on_challenge(self, msg: object) -> object:
-        raise AssertionError(f"unexpected prompt {msg!r}")
-
-    async def on_verification(self, msg: object) -> AuthVerificationResponse:
-        raise AssertionError(f"unexpected host key prompt {msg!r}")
-
-    async def on_info(self, msg: object) -> None:
-        pass
-
-    async def on_error(self, msg: object) -> None:
-        pass
-
-    async def on_start_method(self, msg: object) -> None:
-        pass
-
-    async def on_finished(self) -> None:
-        pass
 
 
 AUTH: AsyncAuthHandler = NoPrompts()  # type: ignore[assignment]

@@ -205,10 +205,15 @@ class OpensshProcess:
     """A remote command run by a local ``ssh`` mux client (see the module docstring)."""
 
     def __init__(
-        self, process: anyio.abc.Process, pty: _PtyMaster | None, log_path: Path | None = None
+        self,
+        process: anyio.abc.Process,
+        pty: _PtyMaster | None,
+        log_path: Path | None = None,
+        master: anyio.abc.Process | None = None,
     ) -> None:
         self._process = process
         self._pty = pty
+        self._master = master
         self._log_path = log_path
         self._log: str | None = None
         self._killed = False
@@ -245,14 +250,19 @@ class OpensshProcess:
             await self._process.stdin.aclose()
 
     async def resize(self, rows: int, cols: int) -> None:
-        """Set the pty size, then SIGWINCH the ssh client: it relays the signal to the
-        master, which sends ``window-change`` for the session's terminal."""
+        """Set the pty size, then SIGWINCH the master (it holds the session's terminal,
+        passed by the mux client, and sends ``window-change`` for every terminal whose size
+        changed) and the client (which relays it to the master too). Signalling only the
+        client loses a resize made right after the start: the client installs its relay only
+        once it has read the master's "session opened", which can come after the first
+        output."""
         if self._pty is None or self._pty.closed:
             return
         _set_winsize(self._pty.fd, rows, cols)
-        if self._process.returncode is None:
-            with contextlib.suppress(ProcessLookupError):
-                self._process.send_signal(signal.SIGWINCH)
+        for process in (self._master, self._process):
+            if process is not None and process.returncode is None:
+                with contextlib.suppress(ProcessLookupError):
+                    process.send_signal(signal.SIGWINCH)
 
     async def kill(self) -> None:
         if self._process.returncode is None:
@@ -597,7 +607,7 @@ class OpensshSession:
             raise
         finally:
             os.close(slave_fd)
-        return OpensshProcess(process, _PtyMaster(master_fd), log)
+        return OpensshProcess(process, _PtyMaster(master_fd), log, self.master.process)
 
     async def run(
         self, command: str, *, input: bytes | None = None
