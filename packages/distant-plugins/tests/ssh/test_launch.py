@@ -228,24 +228,30 @@ def _session_path(sshd: PrivateSshd) -> str:
 
 
 @pytest.mark.anyio
-async def test_launch_without_a_server_program_says_so(sshd: PrivateSshd) -> None:
-    settings = LaunchSettings(bin="/nonexistent/distant")
+@pytest.mark.parametrize(
+    ("bin", "timeout", "error"),
+    [
+        ("/nonexistent/distant", 15, r"no distant server program .*exit 127.*--distant"),
+        (
+            "sh -c 'echo boom >&2; exit 3'",
+            15,
+            r"exited with code 3 before it was ready: boom",
+        ),
+        (
+            "echo distant://:short@127.0.0.1:1; sleep 3; true",
+            0.5,
+            r"printed no credentials in 0\.5 s",
+        ),
+    ],
+    ids=["no-server-program", "server-fails", "no-credentials-in-time"],
+)
+async def test_launch_failures_say_why(
+    sshd: PrivateSshd, bin: str, timeout: float, error: str
+) -> None:
+    """A missing server program, one that exits early (its code and stderr), and one that
+    never prints credentials (the timeout): each a clear PluginError."""
     async with session_to(sshd) as session:
-        with pytest.raises(PluginError, match=r"no distant server program .*exit 127.*--distant"):
-            await start_server(session, server_command(settings, "127.0.0.1"), 15)
-
-
-@pytest.mark.anyio
-async def test_launch_of_a_failing_server_reports_its_code_and_stderr(sshd: PrivateSshd) -> None:
-    settings = LaunchSettings(bin="sh -c 'echo boom >&2; exit 3'")
-    async with session_to(sshd) as session:
-        with pytest.raises(PluginError, match=r"exited with code 3 before it was ready: boom"):
-            await start_server(session, server_command(settings, "127.0.0.1"), 15)
-
-
-@pytest.mark.anyio
-async def test_launch_times_out_when_no_credentials_come(sshd: PrivateSshd) -> None:
-    settings = LaunchSettings(bin="echo distant://:short@127.0.0.1:1; sleep 3; true")
-    async with session_to(sshd) as session:
-        with pytest.raises(PluginError, match=r"printed no credentials in 0\.5 s"):
-            await start_server(session, server_command(settings, "127.0.0.1"), 0.5)
+        with pytest.raises(PluginError, match=error):
+            await start_server(
+                session, server_command(LaunchSettings(bin=bin), "127.0.0.1"), timeout
+            )
